@@ -1,0 +1,101 @@
+"""The one exception tree of the project, rooted at AggregatorError.
+
+Every error a person can act on carries the resource it is about (a file and line,
+a feed URL, a database path) and says what to do. Causes are chained with
+``raise ... from e`` so logs keep the original traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class AggregatorError(Exception):
+    """Base class of every error raised on purpose by this package."""
+
+
+# --- configuration -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One mistake in a YAML file, located as ``FILE:LINE:COL`` (1-based)."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class ConfigError(AggregatorError):
+    """A configuration file could not be used; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# --- storage -----------------------------------------------------------------------
+
+
+class StorageError(AggregatorError):
+    """The database cannot be used. ``path`` names the file."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class ForeignDatabaseError(StorageError):
+    """The file is a SQLite database, but not one of ours."""
+
+
+class CorruptDatabaseError(StorageError):
+    """The file is not a readable SQLite database."""
+
+
+class ReadOnlyDatabaseError(StorageError):
+    """The database (or its folder) cannot be written."""
+
+
+class NotFound(AggregatorError):
+    """An entry, feed or contact asked for by id does not exist."""
+
+
+# --- fetching and parsing ----------------------------------------------------------
+
+
+class FeedError(AggregatorError):
+    """Something went wrong with one feed. Never stops the other feeds.
+
+    ``code`` is a short stable identifier (see ``fetch.ERROR_CODES``) that the
+    dashboard turns into a sentence in the reader's language; ``str(err)`` is a
+    plain English explanation for logs and the CLI.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: datetime | None = None,
+    ) -> None:
+        self.url = url
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class FetchError(FeedError):
+    """The HTTP request failed (network, timeout, size cap, HTTP error status...)."""
+
+
+class ParseError(FeedError):
+    """The body was fetched but is not a feed we can read."""

@@ -1,0 +1,213 @@
+"""Frozen dataclasses that cross module boundaries.
+
+Nothing else crosses them: no raw feedparser dicts, no sqlite3.Row, no ruamel nodes.
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+# --- configuration (config.py builds these) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """``settings.mail`` of feeds.yaml. The password never lives here (env only)."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str | None = None
+    sender: str = ""  # the "from" key: 'Alex Exemple <alex@example.org>'
+    reply_to: str | None = None
+    copy_to_me: bool = False
+    rate_limit: tuple[int, timedelta] = (30, timedelta(hours=1))
+
+
+@dataclass(frozen=True)
+class Settings:
+    refresh: timedelta = timedelta(minutes=30)
+    timeout: timedelta = timedelta(seconds=20)
+    max_size: int = 10 * 1024 * 1024
+    keep_days: int = 90
+    allow_private_networks: bool = False
+    mail: MailSettings | None = None
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    url: str
+    tab: str
+    title: str | None = None
+    refresh: timedelta | None = None  # None: settings.refresh
+    position: int = 0  # order inside the file, for display
+    line: int = 0  # where it was written, for messages
+
+
+@dataclass(frozen=True)
+class TabConfig:
+    name: str
+    feeds: tuple[FeedConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    settings: Settings = field(default_factory=Settings)
+    tabs: tuple[TabConfig, ...] = ()
+
+    @property
+    def feeds(self) -> tuple[FeedConfig, ...]:
+        return tuple(f for t in self.tabs for f in t.feeds)
+
+    def feed(self, url: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.url == url), None)
+
+
+# --- fetching (fetch.py builds these) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A successful HTTP exchange: 200 with a body, or 304 Not Modified.
+
+    Failures are raised as ``errors.FetchError`` instead.
+    """
+
+    url: str  # the URL that was asked for
+    final_url: str  # after redirects
+    status: int  # 200 or 304
+    body: bytes | None  # None on 304
+    headers: dict[str, str]  # lower-cased names, of the final response
+    etag: str | None = None
+    last_modified: str | None = None
+    moved_to: str | None = None  # set when every redirect on the way was 301/308
+    elapsed: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+# --- parsing (parse.py builds these; nothing here is sanitized yet) ----------------
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    guid: str  # stable identity: id/guid, else link, else hash of title+content
+    title: str  # plain text
+    link: str | None  # absolute, unchecked
+    author: str | None
+    published: datetime | None  # aware UTC; None when missing or absurd
+    updated: datetime | None
+    content_html: str  # raw (unsanitized) HTML, may be empty
+    summary_html: str  # raw (unsanitized) HTML, may be empty
+    base_url: str  # for resolving relative URLs inside the HTML
+    enclosures: tuple[Enclosure, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    link: str | None  # the site's home page
+    kind: str  # e.g. rss20, atom10, json11
+    entries: tuple[ParsedEntry, ...]
+    warning: str | None = None  # set when feedparser recovered from malformed input
+
+
+# --- storage (update.py builds Entry; storage returns the views) -------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A sanitized entry ready to be stored."""
+
+    feed_url: str
+    guid: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime  # aware UTC, clamped, never None
+    updated: datetime | None
+    content_html: str  # sanitized
+    summary: str  # plain text, for previews, search and email
+    enclosures: tuple[Enclosure, ...] = ()
+    content_hash: str = ""  # hash of the source fields; unchanged entries are skipped
+    # False when the feed gave no date (published is then the first-seen time): an
+    # update in place must keep the stored date instead of moving the entry up.
+    has_date: bool = True
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """An entry as read back for the river, the API and the CLI."""
+
+    id: int
+    feed_url: str
+    feed_title: str
+    tab: str
+    guid: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime
+    first_seen: datetime
+    summary: str
+    content_html: str  # sanitized at ingest: safe to render
+    read: bool
+    starred: bool
+    enclosures: tuple[Enclosure, ...] = ()
+    snippet: str | None = None  # search highlight, already HTML-escaped except <mark>
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the machine knows about one feed (one row of ``status``)."""
+
+    url: str
+    tab: str
+    title: str | None  # from feeds.yaml, else from the feed itself
+    position: int
+    refresh: timedelta | None
+    active: bool  # False once removed from feeds.yaml
+    site_link: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    last_fetch: datetime | None
+    last_success: datetime | None
+    last_status: int | None
+    last_error_code: str | None
+    last_error: str | None
+    consecutive_errors: int
+    next_check: datetime | None
+    moved_to: str | None
+    entry_count: int = 0
+    unread_count: int = 0
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.url
+
+
+# --- forwarding (config.py builds these from contacts.yaml) ------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One person of contacts.yaml that items can be forwarded to."""
+
+    name: str
+    email: str  # a bare address, validated (no display name, no CR/LF)
+    interests: tuple[str, ...]
+    language: str = "fr"  # fr | en
+    line: int = 0  # where it was written, for messages
