@@ -1,0 +1,47 @@
+"""The person's YAML files: feeds.yaml (tabs, feeds, settings) and contacts.yaml.
+
+Loading validates everything and reports every problem at once as
+``FILE:LINE:COL: message`` (``errors.ConfigError``); ``ConfigSource`` and
+``ContactSource`` keep the last good version while noticing hand edits; the
+``edit`` functions change the files for the dashboard, round-trip (comments kept)
+and atomically.
+
+Layout: ``values`` parses single values (durations, sizes, URLs, addresses),
+``yamlfile`` reads YAML into positioned nodes and watches files, ``feeds`` and
+``contacts`` walk the two file shapes, ``edit`` writes them back.
+"""
+
+from .contacts import ContactSource, load_contacts, parse_contacts
+from .edit import add_feed, remove_feed, save_contact
+from .feeds import ConfigSource, load_config, parse_config, summarize
+from .values import (
+    check_feed_url,
+    format_duration,
+    format_size,
+    normalize_url,
+    parse_duration,
+    parse_rate_limit,
+    parse_size,
+)
+from .yamlfile import YamlSource
+
+__all__ = [
+    "ConfigSource",
+    "ContactSource",
+    "YamlSource",
+    "add_feed",
+    "check_feed_url",
+    "format_duration",
+    "format_size",
+    "load_config",
+    "load_contacts",
+    "normalize_url",
+    "parse_config",
+    "parse_contacts",
+    "parse_duration",
+    "parse_rate_limit",
+    "parse_size",
+    "remove_feed",
+    "save_contact",
+    "summarize",
+]

@@ -1,0 +1,449 @@
+"""feeds.yaml: tabs, feeds and settings -> ``models.Config``.
+
+Walks the composed YAML nodes, reports every mistake with its position (all at once,
+sorted by line) and builds the frozen models only when there is none.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from aggregator.models import Config, FeedConfig, MailSettings, Settings, TabConfig
+
+from . import values
+from .yamlfile import (
+    INVALID,
+    Problems,
+    YamlSource,
+    compose,
+    convert,
+    decode,
+    describe,
+    fail,
+    is_null,
+    mapping,
+    scalar,
+    text_or_none,
+)
+
+REFRESH_RANGE = (timedelta(minutes=1), timedelta(days=7))
+TIMEOUT_RANGE = (timedelta(seconds=1), timedelta(minutes=5))
+MAX_SIZE_RANGE = (1024, 1024**3)
+MAX_KEEP_DAYS = 36500  # a century; beyond that a date computation could overflow
+SECURITIES = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+TOP_KEYS = ("settings", "tabs")
+SETTINGS_KEYS = ("refresh", "timeout", "max_size", "keep_days", "allow_private_networks", "mail")
+MAIL_KEYS = (
+    "host",
+    "port",
+    "security",
+    "username",
+    "from",
+    "reply_to",
+    "copy_to_me",
+    "rate_limit",
+)
+TAB_KEYS = ("name", "feeds")
+FEED_KEYS = ("url", "title", "refresh")
+
+_EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "feeds.yaml"
+_FROM_ENV_ONLY = (
+    "the SMTP password comes only from the AGGREGATOR_SMTP_PASSWORD environment variable,"
+    " never from this file; remove this line"
+)
+_UNDER_SETTINGS = "it belongs under 'settings:'"
+TOP_HINTS = {k: _UNDER_SETTINGS for k in SETTINGS_KEYS} | {
+    "feeds": "feeds go inside a tab: 'tabs:', then '- name: ...' and 'feeds:'",
+    "tab": "did you mean 'tabs'?",
+}
+SETTINGS_HINTS = {"password": _FROM_ENV_ONLY, "tabs": "'tabs:' is a top-level key, not a setting"}
+MAIL_HINTS = {
+    "password": _FROM_ENV_ONLY,
+    "pass": _FROM_ENV_ONLY,
+    "smtp_password": _FROM_ENV_ONLY,
+    "sender": "did you mean 'from'?",
+    "user": "did you mean 'username'?",
+    "login": "did you mean 'username'?",
+    "server": "did you mean 'host'?",
+    "tls": "write 'security: starttls' or 'security: ssl'",
+}
+TAB_HINTS = {
+    "title": "did you mean 'name'?",
+    "url": "a URL belongs to a feed: put it in the list under 'feeds:'",
+    "refresh": "refresh is set per feed or under 'settings:', not per tab",
+}
+_EVERY = "did you mean 'refresh'?"
+FEED_HINTS = {
+    "link": "did you mean 'url'?",
+    "href": "did you mean 'url'?",
+    "name": "did you mean 'title'?",
+    "every": _EVERY,
+    "ever": _EVERY,
+    "interval": _EVERY,
+    "frequency": _EVERY,
+}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate feeds.yaml. Raises ConfigError listing every problem."""
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise fail(file, missing_advice()) from None
+    except OSError as e:
+        raise fail(file, f"cannot read this file: {e.strerror}") from e
+    return parse_config(decode(data, file), file)
+
+
+def missing_advice() -> str:
+    example = str(_EXAMPLE) if _EXAMPLE.is_file() else "config/feeds.yaml of the aggregator sources"
+    return f"file not found; copy the commented example {example} here and edit it"
+
+
+def summarize(config: Config) -> str:
+    tabs, feeds = len(config.tabs), len(config.feeds)
+    return (
+        f"{config.path}: {tabs} tab{'s' if tabs != 1 else ''}, "
+        f"{feeds} feed{'s' if feeds != 1 else ''}"
+    )
+
+
+def parse_config(text: str, file: str) -> Config:
+    """Validate the text of a feeds.yaml; ``file`` is used in messages and Config.path."""
+    problems = Problems(file)
+    root = compose(text, problems)
+    if is_null(root):
+        problems.raise_if_any()
+        return Config(path=file)
+    assert root is not None
+    if not isinstance(root, MappingNode):
+        problems.add(
+            root,
+            f"the file must be a mapping with 'settings:' and 'tabs:' keys, got {describe(root)}",
+        )
+        raise problems.error()
+    top = mapping(root, problems, what="top-level", known=TOP_KEYS, hints=TOP_HINTS)
+    settings = Settings()
+    if "settings" in top:
+        settings = _settings(top["settings"][1], problems)
+    tabs: tuple[TabConfig, ...] = ()
+    if "tabs" in top:
+        tabs = _tabs(top["tabs"][1], problems)
+    problems.raise_if_any()
+    return Config(path=file, settings=settings, tabs=tabs)
+
+
+# --- settings ----------------------------------------------------------------------
+
+
+def _duration_in(low: timedelta, high: timedelta):
+    def check(node: Node) -> timedelta:
+        raw = scalar(node, "a duration such as 15m")
+        value = values.parse_duration(raw)
+        values.check_duration_range(value, low, high, raw)
+        return value
+
+    return check
+
+
+def _size(node: Node) -> int:
+    raw = scalar(node, "a size such as 10MB")
+    value = values.parse_size(raw)
+    low, high = MAX_SIZE_RANGE
+    if not low <= value <= high:
+        raise ValueError(
+            f"must be between {values.format_size(low)} and {values.format_size(high)}, got '{raw}'"
+        )
+    return value
+
+
+def _keep_days(node: Node) -> int:
+    raw = scalar(node, "a number of days")
+    try:
+        days = values.parse_int(raw)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_KEEP_DAYS:
+        raise ValueError(f"must be a positive whole number of days, got '{raw}'")
+    return days
+
+
+def _bool(node: Node) -> bool:
+    return values.parse_bool(scalar(node, "true or false"))
+
+
+def _settings(node: Node, problems: Problems) -> Settings:
+    if is_null(node):
+        return Settings()
+    if not isinstance(node, MappingNode):
+        problems.add(node, f"'settings' must be a mapping of settings, got {describe(node)}")
+        return Settings()
+    keys = mapping(node, problems, what="settings", known=SETTINGS_KEYS, hints=SETTINGS_HINTS)
+    checks = {
+        "refresh": _duration_in(*REFRESH_RANGE),
+        "timeout": _duration_in(*TIMEOUT_RANGE),
+        "max_size": _size,
+        "keep_days": _keep_days,
+        "allow_private_networks": _bool,
+    }
+    found = {}
+    for name, check in checks.items():
+        if name in keys:
+            value = convert(problems, keys[name][1], check, name)
+            if value is not INVALID:
+                found[name] = value
+    mail = None
+    if "mail" in keys:
+        mail = _mail(keys["mail"][1], problems)
+    return Settings(**found, mail=mail)
+
+
+def _security(node: Node) -> str:
+    raw = scalar(node, "starttls, ssl or none")
+    value = raw.strip().lower()
+    if value in SECURITIES:
+        return value
+    if value in ("tls", "true", "yes"):
+        raise ValueError(
+            f"'{raw}' is ambiguous; write starttls (usually port 587) or ssl (port 465)"
+        )
+    if value in ("false", "no", "off", "plain"):
+        raise ValueError(f"'{raw}' is not a choice; write none (no encryption)")
+    raise ValueError(f"must be one of starttls, ssl or none, got '{raw}'")
+
+
+def _port(node: Node) -> int:
+    raw = scalar(node, "a port number")
+    try:
+        port = values.parse_int(raw)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ValueError(f"must be a whole number between 1 and 65535, got '{raw}'")
+    return port
+
+
+def _host(node: Node) -> str:
+    host = text_or_none(node)
+    if not host:
+        raise ValueError("the SMTP server name is empty")
+    if any(c.isspace() or c in "/@:" for c in host):
+        raise ValueError(
+            f"'{host}' is not a host name (write just the server, e.g. smtp.example.org)"
+        )
+    return host
+
+
+def _mailbox(node: Node) -> str:
+    raw = scalar(node, "an email address")
+    values.check_mailbox(raw.strip())
+    return raw.strip()
+
+
+def _mail(node: Node, problems: Problems) -> MailSettings | None:
+    # An empty "mail:" (its lines still commented out) means no mail, not an error.
+    if is_null(node):
+        return None
+    if not isinstance(node, MappingNode):
+        problems.add(node, f"'mail' must be a mapping of mail settings, got {describe(node)}")
+        return None
+    keys = mapping(node, problems, what="mail", known=MAIL_KEYS, hints=MAIL_HINTS)
+    checks = {
+        "host": _host,
+        "port": _port,
+        "security": _security,
+        "username": text_or_none,
+        "from": _mailbox,
+        "reply_to": _mailbox,
+        "copy_to_me": _bool,
+        "rate_limit": lambda n: values.parse_rate_limit(scalar(n, "a rate such as 30/h")),
+    }
+    found = {}
+    for name, check in checks.items():
+        if name in keys:
+            found[name] = convert(problems, keys[name][1], check, name)
+    for required in ("host", "from"):
+        if required not in keys:
+            problems.add(node, f"'mail' needs a '{required}:' line")
+    if any(v is INVALID for v in found.values()) or "host" not in keys or "from" not in keys:
+        return None
+    security = found.get("security", "starttls")
+    sender = found["from"]
+    return MailSettings(
+        host=found["host"],
+        port=found.get("port", DEFAULT_PORTS[security]),
+        security=security,
+        username=found.get("username"),
+        sender=sender,
+        reply_to=found.get("reply_to") or sender,
+        copy_to_me=found.get("copy_to_me", False),
+        rate_limit=found.get("rate_limit", MailSettings.rate_limit),
+    )
+
+
+# --- tabs and feeds ----------------------------------------------------------------
+
+
+def _tab_name(node: Node) -> str:
+    name = text_or_none(node)
+    if not name:
+        raise ValueError("the tab name is empty")
+    return name
+
+
+def _tabs(node: Node, problems: Problems) -> tuple[TabConfig, ...]:
+    if is_null(node):
+        return ()
+    if not isinstance(node, SequenceNode):
+        problems.add(
+            node,
+            f"'tabs' must be a list of tabs, each starting with '- name:', got {describe(node)}",
+        )
+        return ()
+    tabs = []
+    names: dict[str, int] = {}
+    urls: dict[str, int] = {}
+    for tab_node in node.value:
+        if not problems.first_visit(tab_node):
+            continue
+        if not isinstance(tab_node, MappingNode):
+            advice = ""
+            if isinstance(tab_node, ScalarNode) and not is_null(tab_node):
+                advice = f"; write '- name: {tab_node.value}' and 'feeds:' below it"
+            problems.add(
+                tab_node,
+                f"each tab must be a mapping with 'name:' and 'feeds:', got {describe(tab_node)}{advice}",
+            )
+            continue
+        keys = mapping(tab_node, problems, what="tab", known=TAB_KEYS, hints=TAB_HINTS)
+        name = INVALID
+        if "name" not in keys:
+            problems.add(tab_node, "this tab has no 'name:'")
+        else:
+            name_node = keys["name"][1]
+            name = convert(problems, name_node, _tab_name, "name")
+            if name is not INVALID:
+                folded = name.casefold()
+                if folded in names:
+                    problems.add(
+                        name_node,
+                        f"duplicate tab name '{name}' (first at line {names[folded]});"
+                        " merge the two tabs or rename one",
+                    )
+                else:
+                    names[folded] = name_node.start_mark.line + 1
+        feeds: tuple[FeedConfig, ...] = ()
+        if "feeds" in keys:
+            feeds = _feeds(keys["feeds"][1], problems, name, urls)
+        if name is not INVALID:
+            tabs.append(TabConfig(name=name, feeds=feeds))
+    position = 0
+    numbered = []
+    for tab in tabs:
+        tab_feeds = []
+        for feed in tab.feeds:
+            tab_feeds.append(
+                FeedConfig(
+                    url=feed.url,
+                    tab=tab.name,
+                    title=feed.title,
+                    refresh=feed.refresh,
+                    position=position,
+                    line=feed.line,
+                )
+            )
+            position += 1
+        numbered.append(TabConfig(name=tab.name, feeds=tuple(tab_feeds)))
+    return tuple(numbered)
+
+
+def _url(node: Node) -> str:
+    url = scalar(node, "a URL").strip()
+    values.check_feed_url(url)
+    return url
+
+
+def _feeds(
+    node: Node, problems: Problems, tab: str, urls: dict[str, int]
+) -> tuple[FeedConfig, ...]:
+    if is_null(node):
+        return ()
+    if not isinstance(node, SequenceNode):
+        advice = ""
+        if isinstance(node, ScalarNode):
+            advice = f"; write it as a list item on its own line: '- {node.value}'"
+        problems.add(node, f"'feeds' must be a list of feeds, got {describe(node)}{advice}")
+        return ()
+    feeds = []
+    for item in node.value:
+        if not problems.first_visit(item):
+            continue
+        title = refresh = None
+        if isinstance(item, MappingNode):
+            keys = mapping(item, problems, what="feed", known=FEED_KEYS, hints=FEED_HINTS)
+            if "url" not in keys:
+                problems.add(item, "this feed has no 'url:'")
+                continue
+            url_node = keys["url"][1]
+            url = convert(problems, url_node, _url, "url")
+            if "title" in keys:
+                title = convert(problems, keys["title"][1], text_or_none, "title")
+            if "refresh" in keys:
+                refresh = convert(
+                    problems, keys["refresh"][1], _duration_in(*REFRESH_RANGE), "refresh"
+                )
+        elif isinstance(item, ScalarNode) and not is_null(item):
+            url_node = item
+            url = convert(problems, item, _url, None)
+        else:
+            problems.add(
+                item,
+                f"each feed must be a URL or a mapping with 'url:', got {describe(item)}",
+            )
+            continue
+        if url is INVALID:
+            continue
+        key = values.normalize_url(url)
+        if key in urls:
+            problems.add(
+                url_node,
+                f"the feed '{url}' is listed twice (first at line {urls[key]}); keep only one",
+            )
+            continue
+        urls[key] = url_node.start_mark.line + 1
+        if title is INVALID or refresh is INVALID or tab is INVALID:
+            continue
+        feeds.append(
+            FeedConfig(
+                url=url, tab=tab, title=title, refresh=refresh, line=item.start_mark.line + 1
+            )
+        )
+    return tuple(feeds)
+
+
+class ConfigSource(YamlSource[Config]):
+    """feeds.yaml as last seen valid; ``refresh()`` picks up hand edits."""
+
+    empty_advice = "to remove every tab on purpose, write 'tabs: []'"
+
+    def parse(self, text: str) -> Config:
+        return parse_config(text, str(self.path))
+
+    def missing(self) -> Config:
+        raise fail(str(self.path), missing_advice())
+
+    def summary(self, value: Config) -> str:
+        return summarize(value)
+
+    @property
+    def config(self) -> Config | None:
+        return self.value
+
+
+__all__ = ["ConfigSource", "load_config", "parse_config", "summarize"]

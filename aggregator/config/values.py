@@ -1,0 +1,303 @@
+"""Parsing and checking of the small values people write in YAML.
+
+Durations (``15m``), sizes (``10MB``), rate limits (``30/h``), booleans, feed URLs and
+email addresses. Every function here is pure: it takes the text as written and returns
+a Python value or raises ``ValueError`` whose message is a sentence the person can act
+on. The YAML walkers add the ``FILE:LINE:COL`` in front.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from email.utils import getaddresses, parseaddr
+from urllib.parse import urlsplit, urlunsplit
+
+# --- durations ---------------------------------------------------------------------
+
+DURATION_HELP = "write a number followed by s, m, h or d, e.g. 90s, 15m, 2h, 1d or 1h30m"
+
+_DURATION_RE = re.compile(
+    r"(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m)?\s*(?:(?P<s>\d+)\s*s)?",
+    re.IGNORECASE,
+)
+# A plain integer is seconds, like most config formats (and like `sleep`).
+_INT_RE = re.compile(r"[+-]?\d+")
+# Far beyond any sensible value, but small enough that timedelta never overflows.
+_MAX_NUMBER = 10**9
+
+
+def parse_duration(text: str | int) -> timedelta:
+    """``'1h30m'`` -> ``timedelta(hours=1, minutes=30)``; a plain number is seconds."""
+    raw = str(text).strip()
+    if _INT_RE.fullmatch(raw):
+        seconds = int(raw)
+        if seconds < 0:
+            raise ValueError(f"'{raw}' is negative; {DURATION_HELP}")
+        if seconds > _MAX_NUMBER:
+            raise ValueError(f"'{raw}' is far too long; {DURATION_HELP}")
+        return timedelta(seconds=seconds)
+    match = _DURATION_RE.fullmatch(raw)
+    if not raw or match is None or not any(match.groupdict().values()):
+        raise ValueError(f"'{raw}' is not a duration; {DURATION_HELP}")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    if any(v > _MAX_NUMBER for v in parts.values()):
+        raise ValueError(f"'{raw}' is far too long; {DURATION_HELP}")
+    return timedelta(
+        days=parts.get("d", 0),
+        hours=parts.get("h", 0),
+        minutes=parts.get("m", 0),
+        seconds=parts.get("s", 0),
+    )
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of ``parse_duration`` for messages: ``timedelta(minutes=90)`` -> ``1h30m``."""
+    total = int(value.total_seconds())
+    if total == 0:
+        return "0s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return "".join(out)
+
+
+def check_duration_range(value: timedelta, low: timedelta, high: timedelta, raw: str) -> None:
+    if low <= value <= high:
+        return
+    message = f"must be between {format_duration(low)} and {format_duration(high)}, got {raw!r}"
+    if _INT_RE.fullmatch(raw.strip()) and timedelta(0) < value < low <= value * 60 <= high:
+        message += f" (a plain number means seconds; write {raw.strip()}m for minutes)"
+    raise ValueError(message)
+
+
+# --- sizes -------------------------------------------------------------------------
+
+SIZE_HELP = (
+    "write a number followed by B, KB, MB or GB, e.g. 512KB or 10MB (a plain number is bytes)"
+)
+
+# KB/MB/GB are binary multiples here, as in nginx and most config files, so that the
+# documented default "10MB" equals Settings.max_size (10 * 1024 * 1024). KiB/MiB/GiB
+# are accepted as exact synonyms.
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """``'10MB'`` -> ``10485760``; a plain number is bytes."""
+    raw = str(text).strip()
+    match = _SIZE_RE.fullmatch(raw)
+    if match is None or match["unit"].lower() not in _SIZE_UNITS:
+        raise ValueError(f"'{raw}' is not a size; {SIZE_HELP}")
+    number = float(match["n"])
+    if number > _MAX_NUMBER:
+        raise ValueError(f"'{raw}' is far too large; {SIZE_HELP}")
+    return round(number * _SIZE_UNITS[match["unit"].lower()])
+
+
+def format_size(value: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if value >= size and value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{value}B"
+
+
+# --- rate limits -------------------------------------------------------------------
+
+RATE_HELP = "write a number of messages per s, m, h or d, e.g. 30/h or 200/d"
+_RATE_UNITS = {
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+}
+_RATE_RE = re.compile(r"(?P<n>\d+)\s*/\s*(?P<unit>[smhd])", re.IGNORECASE)
+
+
+def parse_rate_limit(text: str) -> tuple[int, timedelta]:
+    """``'30/h'`` -> ``(30, timedelta(hours=1))``."""
+    raw = str(text).strip()
+    match = _RATE_RE.fullmatch(raw)
+    if match is None:
+        raise ValueError(f"'{raw}' is not a rate limit; {RATE_HELP}")
+    count = int(match["n"])
+    if not 1 <= count <= _MAX_NUMBER:
+        raise ValueError(f"'{raw}' must allow at least one message; {RATE_HELP}")
+    return count, _RATE_UNITS[match["unit"].lower()]
+
+
+# --- booleans ----------------------------------------------------------------------
+
+# YAML 1.1 read these as booleans; YAML 1.2 (what we parse) reads them as text. Either
+# way the person probably meant a boolean, so say which one to write instead of
+# silently guessing (the "Norway problem").
+_LOOKS_TRUE = {"yes", "y", "on", "1"}
+_LOOKS_FALSE = {"no", "n", "off", "0"}
+
+
+def parse_bool(text: str) -> bool:
+    raw = str(text).strip()
+    low = raw.lower()
+    if low == "true":
+        return True
+    if low == "false":
+        return False
+    if low in _LOOKS_TRUE:
+        raise ValueError(f"'{raw}' is not true/false here; write true")
+    if low in _LOOKS_FALSE:
+        raise ValueError(f"'{raw}' is not true/false here; write false")
+    raise ValueError(f"expected true or false, got '{raw}'")
+
+
+def parse_int(text: str) -> int:
+    raw = str(text).strip()
+    if not _INT_RE.fullmatch(raw):
+        raise ValueError(f"expected a whole number, got '{raw}'")
+    return int(raw)
+
+
+# --- URLs --------------------------------------------------------------------------
+
+_SCHEME_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*):(?P<rest>.*)", re.IGNORECASE | re.DOTALL)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_RE = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?", re.IGNORECASE)
+
+
+def check_feed_url(url: str) -> None:
+    """Raise ``ValueError`` unless ``url`` is an absolute http(s) URL with a host.
+
+    Whether the host is on a private network is decided at fetch time (DNS can change),
+    not here.
+    """
+    if not url:
+        raise ValueError("the feed URL is empty")
+    if "\n" in url or "\r" in url:
+        raise ValueError(f"the feed URL {url!r} contains a line break")
+    if any(ch.isspace() for ch in url):
+        raise ValueError(
+            f"the feed URL {url!r} contains a space; a URL cannot contain spaces"
+            " (write %20 if the space really belongs there)"
+        )
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ValueError(f"the feed URL {url!r} contains a control character")
+    match = _SCHEME_RE.fullmatch(url)
+    # "example.org:8080/feed" parses as scheme "example.org"; a number after the colon
+    # means it was a host and port, i.e. a URL written without its scheme.
+    if match is None or match["rest"][:1].isdigit():
+        guess = url.lstrip("/")
+        advice = "feed URLs start with https://"
+        if _HOST_RE.fullmatch(guess.split("/", 1)[0]):
+            advice += f" (did you mean 'https://{guess}'?)"
+        raise ValueError(f"'{url}' is not a full URL; {advice}")
+    scheme = match["scheme"].lower()
+    rest = match["rest"]
+    if scheme not in ("http", "https"):
+        message = f"only http:// and https:// feed URLs are allowed, got '{match['scheme']}:'"
+        if scheme == "feed":
+            # feed:https://x and feed://x are the old "subscribe" pseudo-scheme.
+            inner = rest if rest.startswith(("http:", "https:")) else "https:" + rest
+            message += f" (write '{inner}' instead)"
+        raise ValueError(message)
+    if not rest.startswith("//"):
+        raise ValueError(f"'{url}' is missing '//' after '{match['scheme']}:'")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"the feed URL '{url}' has no host name")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError(f"the feed URL '{url}' has an invalid port") from None
+
+
+def normalize_url(url: str) -> str:
+    """Trivial normalisation used to spot the same feed written twice.
+
+    Lower-cases the scheme and host, drops the default port and writes an empty path
+    as ``/`` (RFC 3986 section 6.2.3, scheme-based normalisation). The path, query and
+    fragment are case-sensitive and kept as they are.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    if parts.username is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@{netloc}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, parts.fragment))
+
+
+# --- email addresses ---------------------------------------------------------------
+
+
+def _check_addr_spec(addr: str, raw: str) -> None:
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain or "@" in local or any(c.isspace() for c in addr):
+        raise ValueError(
+            f"'{raw}' is not an email address (expected something like name@example.org)"
+        )
+    if domain.startswith(".") or domain.endswith(".") or ".." in domain:
+        raise ValueError(f"'{raw}' has an invalid domain '{domain}'")
+
+
+def _check_one_line(raw: str) -> None:
+    # A CR or LF in a value that ends up in a header is a header injection.
+    if "\r" in raw or "\n" in raw:
+        raise ValueError(f"{raw!r} must fit on one line")
+
+
+def check_mailbox(raw: str) -> str:
+    """A ``From``-style value: ``'Alex Exemple <alex@example.org>'`` or a bare address.
+
+    Returns the address part.
+    """
+    _check_one_line(raw)
+    if len(getaddresses([raw])) > 1:
+        raise ValueError(f"'{raw}' holds several addresses; write only one")
+    _name, addr = parseaddr(raw)
+    if not addr:
+        raise ValueError(
+            f"'{raw}' is not an email address (expected 'Name <name@example.org>' or name@example.org)"
+        )
+    _check_addr_spec(addr, raw)
+    return addr
+
+
+def check_address(raw: str) -> str:
+    """A bare address, no display name: ``camille@example.org``. Returns it stripped."""
+    raw = raw.strip()
+    _check_one_line(raw)
+    if len(getaddresses([raw])) > 1 or "," in raw or ";" in raw:
+        raise ValueError(f"'{raw}' holds several addresses; write only one")
+    name, addr = parseaddr(raw)
+    if not name and "<" not in raw and any(c.isspace() for c in raw):
+        raise ValueError(
+            f"'{raw}' is not an email address (expected something like name@example.org)"
+        )
+    if name or (addr and addr != raw):
+        hint = f" (write only '{addr}')" if addr else ""
+        raise ValueError(f"'{raw}' must be a bare address without a name{hint}")
+    _check_addr_spec(addr or raw, raw)
+    return raw
