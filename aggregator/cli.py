@@ -1,0 +1,374 @@
+"""The ``aggregator`` command (click). Thin: every command calls plain functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from aggregator import __version__
+from aggregator.config import ConfigSource, load_config, summarize
+from aggregator.errors import AggregatorError, ConfigError
+from aggregator.models import Config, EntryView, FeedState
+from aggregator.storage import Storage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = "config/feeds.yaml"
+DEFAULT_DB = "data/aggregator.sqlite3"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
+
+
+@dataclass
+class Paths:
+    config: str
+    db: str
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def load_or_exit(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        for p in e.problems:
+            click.echo(str(p), err=True)
+        raise SystemExit(1) from None
+
+
+class Group(click.Group):
+    """Turns our own errors into one clear line and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            click.echo(str(e), err=True)
+            raise SystemExit(1) from None
+        except AggregatorError as e:
+            click.echo(f"error: {e}", err=True)
+            raise SystemExit(1) from None
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="aggregator")
+@click.option(
+    "--config",
+    "config_path",
+    envvar="AGGREGATOR_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The feed list (YAML). Env: AGGREGATOR_CONFIG.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    envvar="AGGREGATOR_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="The SQLite database (created with its folders). Env: AGGREGATOR_DB.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str, db_path: str, verbose: bool) -> None:
+    """A self-hosted, Netvibes-like feed aggregator."""
+    ctx.obj = Paths(config_path, db_path)
+    ctx.meta["verbose"] = verbose
+
+
+@cli.command()
+@click.pass_obj
+def check(paths: Paths) -> None:
+    """Validate the configuration: print every problem (exit 1) or a summary."""
+    config = load_or_exit(paths.config)
+    click.echo(summarize(config))
+
+
+@cli.command()
+@click.option("--feed", "feed_url", metavar="URL", help="Refresh only this feed.")
+@click.option(
+    "--processes",
+    type=int,
+    default=None,
+    help="Worker processes for parsing (default: one per core).",
+)
+@click.pass_obj
+def fetch(paths: Paths, feed_url: str | None, processes: int | None) -> None:
+    """Refresh every configured feed now (or one), then print a summary line."""
+    from aggregator.update import Updater
+
+    config = load_or_exit(paths.config)
+    now = utcnow()
+    storage = Storage(paths.db)
+    try:
+        storage.sync_feeds(config.feeds, now=now)
+        feeds = storage.feeds()
+        if feed_url is not None:
+            feeds = [f for f in feeds if f.url == feed_url]
+            if not feeds:
+                raise click.UsageError(f"{feed_url} is not in {paths.config}")
+        if processes is None:
+            processes = os.cpu_count() or 1
+        updater = Updater(storage, config.settings, processes=processes)
+        failures = []
+        try:
+            if sys.stderr.isatty() and len(feeds) > 1:
+                with click.progressbar(
+                    length=len(feeds), label="Refreshing", file=sys.stderr
+                ) as bar:
+                    summary = updater.update(feeds, now=now, progress=lambda o: bar.update(1))
+            else:
+                summary = updater.update(feeds, now=now)
+        finally:
+            updater.close()
+        for o in summary.outcomes:
+            if o.error is not None:
+                failures.append(o)
+                click.echo(f"failed: {o.url}: {o.error}", err=True)
+            elif o.moved_to:
+                click.echo(
+                    f"moved: {o.url} now lives at {o.moved_to}; update {paths.config}",
+                    err=True,
+                )
+        click.echo(summary.line())
+    finally:
+        storage.close()
+
+
+def entry_json(e: EntryView) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "feed_url": e.feed_url,
+        "feed_title": e.feed_title,
+        "tab": e.tab,
+        "title": e.title,
+        "link": e.link,
+        "author": e.author,
+        "published": iso(e.published),
+        "summary": e.summary,
+        "read": e.read,
+        "starred": e.starred,
+        "enclosures": [{"url": x.url, "type": x.type, "length": x.length} for x in e.enclosures],
+    }
+
+
+@cli.command("list")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--tab", help="Only this tab.")
+@click.option("--unread", is_flag=True, help="Only unread entries.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def list_(paths: Paths, limit: int, tab: str | None, unread: bool, as_json: bool) -> None:
+    """The merged river of news, newest first."""
+    storage = Storage(paths.db)
+    try:
+        entries: list[EntryView] = []
+        cursor = None
+        while len(entries) < limit:
+            page, cursor = storage.entries(
+                tab=tab, unread=unread, cursor=cursor, limit=min(200, limit - len(entries))
+            )
+            entries.extend(page)
+            if cursor is None:
+                break
+    finally:
+        storage.close()
+    if as_json:
+        click.echo(json.dumps([entry_json(e) for e in entries], ensure_ascii=False, indent=2))
+        return
+    for e in entries:
+        mark = "*" if e.starred else ("•" if not e.read else " ")
+        when = e.published.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{mark} {e.id:>7} {when}  [{e.feed_title}] {e.title}")
+        if e.link:
+            click.echo(f"{'':>27}{e.link}")
+
+
+def feed_json(f: FeedState) -> dict[str, Any]:
+    return {
+        "url": f.url,
+        "title": f.display_title,
+        "tab": f.tab,
+        "last_fetch": iso(f.last_fetch),
+        "last_success": iso(f.last_success),
+        "status": f.last_status,
+        "error_code": f.last_error_code,
+        "last_error": f.last_error,
+        "consecutive_errors": f.consecutive_errors,
+        "next_check": iso(f.next_check),
+        "moved_to": f.moved_to,
+        "entries": f.entry_count,
+        "unread": f.unread_count,
+    }
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status(paths: Paths, as_json: bool) -> None:
+    """One row per feed (last fetch, status, errors, next check) and config errors."""
+    config_error: ConfigError | None = None
+    try:
+        config: Config | None = load_config(paths.config)
+    except ConfigError as e:
+        config, config_error = None, e
+    storage = Storage(paths.db)
+    try:
+        if config is not None:
+            storage.sync_feeds(config.feeds, now=utcnow())
+        feeds = storage.feeds()
+    finally:
+        storage.close()
+    problems = [str(p) for p in config_error.problems] if config_error else []
+    if as_json:
+        out = {"config_errors": problems, "feeds": [feed_json(f) for f in feeds]}
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    for p in problems:
+        click.echo(f"configuration error: {p}")
+    if problems:
+        click.echo("(the feeds below are those of the last good configuration)")
+    for f in feeds:
+        state = "ok" if not f.last_error else f"ERROR x{f.consecutive_errors}: {f.last_error}"
+        if f.last_fetch is None:
+            state = "never fetched"
+        click.echo(f"{f.display_title}  <{f.url}>  [{f.tab}]")
+        click.echo(
+            f"    last fetch {iso(f.last_fetch) or '-'}  HTTP {f.last_status or '-'}  "
+            f"next check {iso(f.next_check) or 'now'}  {f.entry_count} entries "
+            f"({f.unread_count} unread)"
+        )
+        click.echo(f"    {state}")
+        if f.moved_to:
+            click.echo(f"    moved permanently to {f.moved_to}: update {paths.config}")
+
+
+def start_worker(paths: Paths, processes: int | None) -> tuple[Any, Any, Storage]:
+    from aggregator.scheduler import build_scheduler
+    from aggregator.update import Worker
+
+    source = ConfigSource(paths.config)
+    source.refresh()
+    if source.config is None and source.error is not None:
+        # nothing good to fall back on yet: say what is wrong, keep running so a
+        # fix is picked up without a restart
+        click.echo(f"configuration error (waiting for a fix):\n{source.error}", err=True)
+    storage = Storage(paths.db)
+    if processes is None:
+        processes = os.cpu_count() or 1
+    worker = Worker(source, storage, processes=processes)
+    scheduler = build_scheduler(worker)
+    scheduler.start()
+    return scheduler, worker, storage
+
+
+def wait_for_signal() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    done = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    while not done.wait(1.0):
+        pass
+
+
+def _web_options(f: Any) -> Any:
+    f = click.option("--host", default="127.0.0.1", show_default=True)(f)
+    f = click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))(f)
+    return f
+
+
+@cli.command()
+@_web_options
+@click.option("--processes", type=int, default=None, help="Parser processes (default: cores).")
+@click.pass_obj
+@click.pass_context
+def run(ctx: click.Context, paths: Paths, host: str, port: int, processes: int | None) -> None:
+    """Run the scheduler and the dashboard until Ctrl-C or SIGTERM."""
+    setup_logging(ctx.parent.meta.get("verbose", False) if ctx.parent else False)
+    web = _web(paths, host, port)
+    scheduler, worker, storage = start_worker(paths, processes)
+    from aggregator.scheduler import stop
+
+    try:
+        _serve_until_signal(web, host, port)
+    finally:
+        stop(scheduler, worker)
+        storage.close()
+
+
+@cli.command()
+@click.option("--processes", type=int, default=None, help="Parser processes (default: cores).")
+@click.pass_obj
+@click.pass_context
+def worker(ctx: click.Context, paths: Paths, processes: int | None) -> None:
+    """Run only the scheduler (for split deployments)."""
+    setup_logging(ctx.parent.meta.get("verbose", False) if ctx.parent else False)
+    scheduler, w, storage = start_worker(paths, processes)
+    from aggregator.scheduler import stop
+
+    click.echo("worker running; Ctrl-C to stop", err=True)
+    try:
+        wait_for_signal()
+    finally:
+        stop(scheduler, w)
+        storage.close()
+
+
+@cli.command()
+@_web_options
+@click.pass_obj
+@click.pass_context
+def serve(ctx: click.Context, paths: Paths, host: str, port: int) -> None:
+    """Run only the dashboard (for split deployments; see `worker`)."""
+    setup_logging(ctx.parent.meta.get("verbose", False) if ctx.parent else False)
+    _serve_until_signal(_web(paths, host, port), host, port)
+
+
+def _web(paths: Paths, host: str, port: int) -> Any:
+    """Check the bind address before anything starts, then build the Flask app."""
+    from aggregator.web import check_bind_allowed, create_app
+
+    check_bind_allowed(host, os.environ.get("AGGREGATOR_PASSWORD") or None)
+    return create_app({"AGGREGATOR_CONFIG": paths.config, "AGGREGATOR_DB": paths.db})
+
+
+def _serve_until_signal(app: Any, host: str, port: int) -> None:
+    from aggregator.web import serve as web_serve
+
+    server = web_serve(app, host, port)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    click.echo(f"dashboard on http://{host}:{server.effective_port}/ ; Ctrl-C to stop", err=True)
+    try:
+        wait_for_signal()
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
+def main() -> None:
+    cli(prog_name="aggregator")

@@ -1,0 +1,461 @@
+"""Orchestration of one refresh: due feeds -> fetch -> parse -> sanitize -> store.
+
+Reads like a script on purpose (after miniflux's handler.go). The stages never import
+each other; this module combines them.
+
+Concurrency model:
+- fetches run in a bounded thread pool (I/O bound), with a per-host limit so one
+  server is never hammered, and a whole-fetch deadline per feed so one slow feed
+  never delays the others for long;
+- parsing and sanitizing are CPU bound: with ``processes > 0`` they run in a process
+  pool so both cores work (the GIL would serialize them in threads);
+- every database write happens on the calling thread, one transaction per feed, so
+  the scheduler has a single writer and a crash mid-run loses at most the feed that
+  was being written (its transaction rolls back).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import logging
+import multiprocessing
+import threading
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from aggregator import parse, sanitize
+from aggregator.config import ConfigSource, summarize
+from aggregator.errors import FeedError, ParseError
+from aggregator.fetch import Fetcher
+from aggregator.models import (
+    Config,
+    Enclosure,
+    Entry,
+    FeedState,
+    FetchResult,
+    ParsedEntry,
+    Settings,
+)
+from aggregator.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# Backoff after failures: refresh * 2**(n-1), capped. Never disabled for good: a feed
+# that has failed for months is still tried twice a day and recovers on its own.
+BACKOFF_CAP = timedelta(hours=12)
+MIN_RETRY = timedelta(minutes=1)
+# A 410 Gone feed is checked again rarely, in case its owner brings it back.
+GONE_RECHECK = timedelta(days=7)
+# Retry-After values further away than this are not honoured literally.
+RETRY_AFTER_CAP = timedelta(days=2)
+# Below this many feeds in one batch, starting worker processes costs more than it saves.
+PROCESS_POOL_THRESHOLD = 20
+
+
+@dataclass(frozen=True)
+class ProcessedFeed:
+    """What the CPU stage hands back: sanitized entries ready to store."""
+
+    title: str | None
+    site_link: str | None
+    kind: str
+    warning: str | None
+    entries: tuple[Entry, ...]
+    unchanged: int  # entries seen before with the same content (skipped)
+
+
+@dataclass
+class FeedOutcome:
+    url: str
+    state: str  # ok | not_modified | error
+    new_entries: int = 0
+    status: int | None = None
+    error: FeedError | None = None
+    seconds: float = 0.0
+    moved_to: str | None = None
+
+
+@dataclass
+class UpdateSummary:
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+    @property
+    def new_entries(self) -> int:
+        return sum(o.new_entries for o in self.outcomes)
+
+    def line(self) -> str:
+        return (
+            f"{self.count('ok')} ok, {self.count('not_modified')} not modified, "
+            f"{self.count('error')} failed; {self.new_entries} new entries "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+# --- the CPU stage (runs in a worker process when processes > 0) ------------------
+
+
+def source_hash(e: ParsedEntry) -> str:
+    """Hash of what the feed said about an entry; equal hash = nothing to redo."""
+    parts = [
+        e.guid,
+        e.title,
+        e.link or "",
+        e.author or "",
+        e.published.isoformat() if e.published else "",
+        e.updated.isoformat() if e.updated else "",
+        e.content_html,
+        e.summary_html,
+        json.dumps([(x.url, x.type, x.length) for x in e.enclosures]),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
+
+
+def build_entry(feed_url: str, e: ParsedEntry, digest: str, now: datetime) -> Entry:
+    """Sanitize one parsed entry (once, at ingest) and fix its dates."""
+    html = e.content_html or e.summary_html
+    content = sanitize.sanitize_html(html, e.base_url) if html else ""
+    summary = sanitize.html_to_text(e.summary_html or e.content_html) if html else ""
+    published = e.published or e.updated or now
+    if published > now:  # future dates would pin an entry on top of the river
+        published = now
+    enclosures = tuple(
+        Enclosure(url=u, type=x.type, length=x.length)
+        for x in e.enclosures
+        if (u := sanitize.clean_url(x.url, e.base_url))
+    )
+    return Entry(
+        feed_url=feed_url,
+        guid=e.guid,
+        title=e.title,
+        link=sanitize.clean_url(e.link, e.base_url),
+        author=e.author,
+        published=published,
+        updated=e.updated,
+        content_html=content,
+        summary=summary,
+        enclosures=enclosures,
+        content_hash=digest,
+        has_date=e.published is not None or e.updated is not None,
+    )
+
+
+def process_body(
+    feed_url: str,
+    body: bytes,
+    headers: dict[str, str],
+    final_url: str,
+    now: datetime,
+    known: dict[str, str],
+) -> ProcessedFeed:
+    """Parse and sanitize one feed body; entries whose hash is in ``known`` are skipped."""
+    parsed = parse.parse_feed(body, url=final_url, headers=headers, now=now)
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    unchanged = 0
+    for pe in parsed.entries:
+        if pe.guid in seen:  # duplicate ids inside one document: first one wins
+            continue
+        seen.add(pe.guid)
+        digest = source_hash(pe)
+        if known.get(pe.guid) == digest:
+            unchanged += 1
+            continue
+        entries.append(build_entry(feed_url, pe, digest, now))
+    return ProcessedFeed(
+        title=parsed.title,
+        site_link=sanitize.clean_url(parsed.link, final_url),
+        kind=parsed.kind,
+        warning=parsed.warning,
+        entries=tuple(entries),
+        unchanged=unchanged,
+    )
+
+
+# --- scheduling arithmetic ---------------------------------------------------------
+
+
+def jitter(url: str, interval: timedelta) -> timedelta:
+    """A stable per-feed offset (up to 5 % of the interval) so feeds spread out."""
+    frac = (zlib.crc32(url.encode()) % 1000) / 1000 * 0.05
+    return timedelta(seconds=interval.total_seconds() * frac)
+
+
+def next_check_after_success(state: FeedState, settings: Settings, now: datetime) -> datetime:
+    interval = state.refresh or settings.refresh
+    return now + interval + jitter(state.url, interval)
+
+
+def next_check_after_error(
+    state: FeedState, settings: Settings, err: FeedError, failures: int, now: datetime
+) -> datetime:
+    """When to try a failing feed again (``failures`` counts this one)."""
+    if err.code == "gone":
+        return now + GONE_RECHECK
+    if err.retry_after is not None:
+        wait = min(max(err.retry_after - now, MIN_RETRY), RETRY_AFTER_CAP)
+        return now + wait
+    interval = max(state.refresh or settings.refresh, MIN_RETRY)
+    wait = min(interval * (2 ** min(failures - 1, 16)), BACKOFF_CAP)
+    return now + wait + jitter(state.url, wait)
+
+
+# --- the orchestrator --------------------------------------------------------------
+
+
+class Updater:
+    """Refreshes feeds. One instance lives as long as the process (pools are reused)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings | None = None,
+        *,
+        workers: int = 16,
+        per_host: int = 4,
+        processes: int = 0,
+    ) -> None:
+        self.storage = storage
+        self.workers = workers
+        self.per_host = per_host
+        self.processes = processes
+        self._settings = settings or Settings()
+        self._fetcher = self._make_fetcher(self._settings)
+        self._host_locks: dict[str, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(self.per_host)
+        )
+        self._host_guard = threading.Lock()
+        self._pool: cf.ProcessPoolExecutor | None = None  # only during a large batch
+        self.stopping = threading.Event()
+
+    @staticmethod
+    def _make_fetcher(settings: Settings) -> Fetcher:
+        return Fetcher(
+            timeout=settings.timeout.total_seconds(),
+            max_size=settings.max_size,
+            allow_private_networks=settings.allow_private_networks,
+        )
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        """New settings (after a config reload) take effect at the next fetch."""
+        if value != self._settings:
+            old = self._fetcher
+            self._settings = value
+            self._fetcher = self._make_fetcher(value)
+            old.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self._fetcher.close()
+
+    def _host_lock(self, url: str) -> threading.BoundedSemaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._host_guard:
+            return self._host_locks[host]
+
+    # one feed, on a worker thread: network and CPU, no writes
+    def _work(self, state: FeedState, now: datetime) -> tuple[FetchResult | None, object]:
+        url = state.moved_to or state.url
+        with self._host_lock(url):
+            if self.stopping.is_set():
+                return None, None
+            try:
+                result = self._fetcher.fetch(
+                    url, etag=state.etag, last_modified=state.last_modified, now=now
+                )
+            except FeedError as e:
+                return None, e
+        if result.not_modified:
+            return result, None
+        assert result.body is not None
+        digest = hashlib.sha256(result.body).hexdigest()
+        if digest == state.body_hash:
+            return result, "unchanged"
+        known = self.storage.entry_hashes(state.url)
+        args = (state.url, result.body, result.headers, result.final_url, now, known)
+        try:
+            if self._pool is not None:
+                processed = self._pool.submit(process_body, *args).result()
+            else:
+                processed = process_body(*args)
+        except FeedError as e:
+            return result, e
+        except Exception as e:  # a parser bug must not stop the other feeds
+            log.exception("unexpected error while parsing %s", state.url)
+            return result, ParseError(state.url, "parse_crash", f"could not read the feed: {e}")
+        return result, (digest, processed)
+
+    # one feed, on the calling thread: the writes
+    def _store(
+        self, state: FeedState, result: FetchResult | None, payload: object, now: datetime
+    ) -> FeedOutcome:
+        s = self._settings
+        if isinstance(payload, FeedError):
+            failures = self.storage.record_error(
+                state.url,
+                now=now,
+                code=payload.code,
+                message=str(payload),
+                status=payload.status,
+                next_check=next_check_after_error(
+                    state, s, payload, state.consecutive_errors + 1, now
+                ),
+            )
+            log.warning("%s: %s (%s failure(s) in a row)", state.url, payload, failures)
+            return FeedOutcome(state.url, "error", status=payload.status, error=payload)
+        assert result is not None
+        moved = result.moved_to or state.moved_to
+        if moved:
+            log.warning("%s moved permanently to %s; update feeds.yaml", state.url, moved)
+        nxt = next_check_after_success(state, s, now)
+        if result.not_modified or payload == "unchanged":
+            self.storage.record_not_modified(state.url, now=now, next_check=nxt, moved_to=moved)
+            return FeedOutcome(state.url, "not_modified", status=result.status, moved_to=moved)
+        digest, processed = payload  # type: ignore[misc]
+        new = self.storage.upsert_entries(state.url, processed.entries, now=now)
+        self.storage.record_success(
+            state.url,
+            now=now,
+            status=result.status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=digest,
+            next_check=nxt,
+            moved_to=moved,
+            feed_title=processed.title,
+            site_link=processed.site_link,
+        )
+        if processed.warning:
+            log.info("%s: recovered from malformed feed: %s", state.url, processed.warning)
+        return FeedOutcome(state.url, "ok", new_entries=new, status=result.status, moved_to=moved)
+
+    def update(
+        self,
+        feeds: Iterable[FeedState],
+        *,
+        now: datetime,
+        progress: Callable[[FeedOutcome], None] | None = None,
+    ) -> UpdateSummary:
+        """Refresh the given feeds now; never raises for a feed's own failure."""
+        started = time.monotonic()
+        summary = UpdateSummary()
+        feeds = list(feeds)
+        if not feeds:
+            return summary
+        if self.processes > 0 and len(feeds) >= PROCESS_POOL_THRESHOLD:
+            # spawn, not fork: forking a process that runs threads can copy held locks.
+            # The pool lives for this batch only, so an idle aggregator stays small.
+            ctx = multiprocessing.get_context("spawn")
+            self._pool = cf.ProcessPoolExecutor(self.processes, mp_context=ctx)
+        try:
+            self._update(feeds, now, progress, summary)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _update(
+        self,
+        feeds: list[FeedState],
+        now: datetime,
+        progress: Callable[[FeedOutcome], None] | None,
+        summary: UpdateSummary,
+    ) -> None:
+        with cf.ThreadPoolExecutor(min(self.workers, len(feeds)), "fetch") as pool:
+            futures = {pool.submit(self._work, f, now): (f, time.monotonic()) for f in feeds}
+            for fut in cf.as_completed(futures):
+                state, t0 = futures[fut]
+                result, payload = fut.result()
+                if result is None and payload is None:  # stopped before it started
+                    continue
+                try:
+                    outcome = self._store(state, result, payload, now)
+                except FeedError as e:  # e.g. the feed vanished from the database
+                    outcome = FeedOutcome(state.url, "error", error=e)
+                outcome.seconds = time.monotonic() - t0
+                log.info(
+                    "poll %s status=%s new=%d %.2fs",
+                    state.url,
+                    outcome.status if outcome.status is not None else outcome.state,
+                    outcome.new_entries,
+                    outcome.seconds,
+                )
+                summary.outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+            if self.stopping.is_set():
+                for fut in futures:
+                    fut.cancel()
+
+    def update_due(self, *, now: datetime, limit: int | None = None) -> UpdateSummary:
+        return self.update(self.storage.due_feeds(now=now, limit=limit), now=now)
+
+
+# --- the long-running worker -------------------------------------------------------
+
+
+class Worker:
+    """What a running aggregator keeps between ticks: config, storage, updater.
+
+    ``tick`` and ``housekeeping`` are plain methods: the scheduler calls them on its
+    thread, tests call them directly with a fixed ``now``.
+    """
+
+    def __init__(self, config_source: ConfigSource, storage: Storage, *, processes: int = 0):
+        self.config_source = config_source
+        self.storage = storage
+        config = config_source.config
+        self.updater = Updater(storage, config.settings if config else None, processes=processes)
+        self._synced: Config | None = None
+
+    def reload_config(self, *, now: datetime) -> None:
+        """Pick up hand edits; an invalid edit keeps the last good configuration."""
+        self.config_source.refresh()
+        if self.config_source.error is not None:
+            log.error(
+                "configuration error, keeping the last good one:\n%s", self.config_source.error
+            )
+        config = self.config_source.config
+        if config is not None and config is not self._synced:
+            self.storage.sync_feeds(config.feeds, now=now)
+            self.updater.settings = config.settings
+            self._synced = config
+            log.info("configuration loaded: %s", summarize(config))
+
+    def tick(self, *, now: datetime) -> UpdateSummary:
+        """One scheduler tick: reload the configuration, then refresh the due feeds."""
+        self.reload_config(now=now)
+        if self._synced is None:
+            return UpdateSummary()
+        summary = self.updater.update_due(now=now)
+        if summary.outcomes:
+            log.info("tick: %s", summary.line())
+        return summary
+
+    def housekeeping(self, *, now: datetime) -> int:
+        """Retention: drop old read entries (see Storage.purge for the rules)."""
+        keep = self._synced.settings.keep_days if self._synced else Settings().keep_days
+        removed = self.storage.purge(now=now, keep_days=keep)
+        if removed:
+            log.info("housekeeping: removed %d old entries", removed)
+        return removed
+
+    def close(self) -> None:
+        self.updater.close()
