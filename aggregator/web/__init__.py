@@ -1,0 +1,350 @@
+"""The dashboard: the Flask application factory, its security envelope and its server.
+
+Owns: ``create_app()`` (settings, secret key, storage and config wiring, security
+headers, language choice, error pages), ``check_bind_allowed()`` (refuse to expose an
+unprotected dashboard) and ``serve()`` (waitress). Pages live in ``views``, state
+changes in ``actions``, the JSON API in ``api``, login in ``auth``, words in ``i18n``.
+
+The scheduler never starts here: a debug reloader or a multi-worker server would run
+it twice. Entry points (the CLI) start it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import secrets
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+import aggregator
+from aggregator.config import ConfigSource
+from aggregator.errors import AggregatorError
+from aggregator.models import Config
+from aggregator.storage import Storage
+from aggregator.web import i18n
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = "config/feeds.yaml"
+DEFAULT_DB = "data/aggregator.sqlite3"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 -- a file name, not a secret
+
+# Every response carries these. The CSP forbids inline script and style everywhere, so
+# even a sanitizer bypass in an entry's HTML cannot run code; content images may come
+# from anywhere (they are the articles' own), scripts and styles only from us.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' https: http: data:; media-src https: http:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+csrf = CSRFProtect()
+
+
+def _resource_dir(name: str) -> Path:
+    """``templates`` / ``static``: inside the package when installed from a wheel
+    (pyproject force-includes them there), else the checkout's top-level folder."""
+    package = Path(aggregator.__file__).resolve().parent
+    inside = package / name
+    return inside if inside.is_dir() else package.parent / name
+
+
+class UndoStore:
+    """Ids changed by "mark all as read", kept between the POST and the page that
+    offers to undo it. In memory and bounded: a session cookie could not hold
+    thousands of ids (browsers drop cookies over 4 KB), and an undo is only useful
+    for a few minutes anyway."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict[str, list[int]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def put(self, ids: list[int]) -> str:
+        token = secrets.token_urlsafe(12)
+        with self._lock:
+            self._items[token] = list(ids)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return token
+
+    def get(self, token: str) -> list[int] | None:
+        with self._lock:
+            return self._items.get(token)
+
+
+class AggregatorState:
+    """What the views reach through ``current_app.extensions["aggregator"]``."""
+
+    def __init__(self, storage: Storage, config_source: ConfigSource, password: str | None):
+        self.storage = storage
+        self.config_source = config_source
+        self.password = password
+        self.undo = UndoStore()
+
+    @property
+    def config(self) -> Config | None:
+        """The last valid configuration (None if the file never loaded)."""
+        return self.config_source.config
+
+    def tabs(self) -> list[str]:
+        """Tab names in the order of feeds.yaml; from the database while the file has
+        never loaded, so a broken file does not hide everything already fetched."""
+        config = self.config
+        if config is not None:
+            return [t.name for t in config.tabs]
+        names: list[str] = []
+        for feed in self.storage.feeds():
+            if feed.tab not in names:
+                names.append(feed.tab)
+        return names
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+def state() -> AggregatorState:
+    from flask import current_app
+
+    return current_app.extensions["aggregator"]
+
+
+def _secret_key(setting: Any, db_path: Path) -> str:
+    """The environment's key, else one generated once and kept beside the database.
+
+    Secrets never go in YAML or the database. The file is created 0600 atomically
+    (O_EXCL), so two processes starting together agree on one key.
+    """
+    if setting:
+        return str(setting)
+    path = db_path.parent / SECRET_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+        raise AggregatorError(f"{path}: the secret key file is empty; delete it") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key + "\n")
+    log.info("generated a new secret key in %s", path)
+    return key
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the dashboard. ``test_config`` overrides the environment and Flask settings.
+
+    Settings: ``AGGREGATOR_CONFIG`` (feeds.yaml), ``AGGREGATOR_DB`` (SQLite file),
+    ``AGGREGATOR_PASSWORD`` (login required when set), ``AGGREGATOR_SECRET_KEY``.
+    """
+    overrides = dict(test_config or {})
+
+    def setting(name: str, default: Any = None) -> Any:
+        return overrides.pop(name) if name in overrides else os.environ.get(name, default)
+
+    config_path = str(setting("AGGREGATOR_CONFIG", DEFAULT_CONFIG))
+    db_path = Path(setting("AGGREGATOR_DB", DEFAULT_DB))
+    password = setting("AGGREGATOR_PASSWORD") or None
+    secret = overrides.pop("SECRET_KEY", None) or setting("AGGREGATOR_SECRET_KEY")
+
+    app = Flask(
+        __name__,
+        template_folder=str(_resource_dir("templates")),
+        static_folder=str(_resource_dir("static")),
+    )
+    app.config.from_mapping(
+        SECRET_KEY=_secret_key(secret, db_path),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="aggregator_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+        # A dashboard stays open all day: the CSRF token lives as long as the session
+        # instead of Flask-WTF's default hour, which would break buttons at lunch.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    storage = Storage(db_path)
+    app.extensions["aggregator"] = AggregatorState(storage, ConfigSource(config_path), password)
+
+    _install_hooks(app)  # first: the language is known before the CSRF check may fail
+    csrf.init_app(app)
+    _install_error_pages(app)
+
+    from aggregator.web import actions, api, auth, filters, views
+
+    filters.install(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(actions.bp)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def _install_hooks(app: Flask) -> None:
+    @app.before_request
+    def _before() -> None:
+        g.lang, g.set_lang_cookie = i18n.choose_language()
+        g.now = datetime.now(UTC)
+        if request.endpoint != "static":
+            # Cheap (a stat of the file): keeps the error banner current with hand edits.
+            state().config_source.refresh()
+
+    @app.after_request
+    def _after(response: Any) -> Any:
+        response.headers.update(SECURITY_HEADERS)
+        if g.get("set_lang_cookie"):
+            response.set_cookie(
+                i18n.LANG_COOKIE,
+                g.lang,
+                max_age=365 * 24 * 3600,
+                httponly=True,
+                samesite="Lax",
+            )
+        if request.endpoint != "static":
+            # Pages show read state and counts that change under them: never cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def wants_json() -> bool:
+    """True for the JSON API and for the dashboard's own fetch() calls."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, message: str) -> Any:
+    if wants_json():
+        return jsonify({"error": message, "status": status}), status
+    if status == 404:
+        title = i18n.gettext("Page not found")
+    elif status == 429:
+        title = i18n.gettext("Too many requests")
+    elif status >= 500:
+        title = i18n.gettext("Server error")
+    else:
+        title = i18n.gettext("Bad request")
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _install_error_pages(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(e: CSRFError) -> Any:
+        return error_response(
+            400,
+            i18n.gettext(
+                "The form expired or was sent from elsewhere: reload the page and try again."
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Any:
+        code = e.code or 500
+        if code < 400:
+            return e
+        # Our own abort(code, sentence) carries a translated sentence; werkzeug's
+        # default descriptions are English paragraphs, replaced by ours.
+        ours = e.description and e.description != type(e).description
+        message = e.description if ours else _default_message(code)
+        return error_response(code, str(message))
+
+    @app.errorhandler(Exception)
+    def _crash(e: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(
+            500,
+            i18n.gettext("Something went wrong on our side; the details are in the server log."),
+        )
+
+
+def _default_message(code: int) -> str:
+    if code == 404:
+        return i18n.gettext("This page does not exist, or no longer exists.")
+    if code == 429:
+        return i18n.gettext("Too many failed attempts: wait 15 minutes before trying again.")
+    if code >= 500:
+        return i18n.gettext("Something went wrong on our side; the details are in the server log.")
+    return i18n.gettext("The request could not be understood.")
+
+
+# --- binding and serving -----------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind_allowed(host: str, password: str | None) -> None:
+    """Refuse to listen beyond this machine without a password.
+
+    Raises ``AggregatorError`` for any address other than loopback (127.0.0.0/8, ::1,
+    localhost) when no password is set: the dashboard can mark, star and refresh, and
+    later send mail, on its owner's behalf.
+    """
+    if password or _is_loopback(host):
+        return
+    raise AggregatorError(
+        f"Listening on {host} exposes your dashboard: set AGGREGATOR_PASSWORD in the "
+        "environment first (or listen on 127.0.0.1)"
+    )
+
+
+def serve(app: Flask, host: str, port: int, *, threads: int = 4) -> Any:
+    """Bind a waitress server to ``host:port`` (0 picks a free port) without running it.
+
+    Returns the server: call ``.run()`` (blocking, e.g. in a thread) and ``.close()``
+    from elsewhere to stop; ``.effective_port`` is the bound port.
+    """
+    from waitress import create_server
+
+    if host.lower() == "localhost":
+        # One socket, so the server has a single effective_port (localhost can resolve
+        # to both 127.0.0.1 and ::1, which makes waitress build a multi-socket server).
+        host = "127.0.0.1"
+    return create_server(
+        app,
+        host=host.strip("[]"),
+        port=port,
+        threads=threads,
+        ident="aggregator",
+    )
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A redirect target from a form or query, kept only if it stays on this site:
+    a path starting with one slash (``//host`` and ``/\\host`` would leave it)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ch in target for ch in "\r\n\t"):
+        return default
+    return target

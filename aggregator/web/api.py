@@ -1,0 +1,130 @@
+"""The read-only JSON API: ``/api/entries``, ``/api/entries/<id>``, ``/api/feeds``.
+
+Same filters and keyset cursors as the pages; dates are ISO 8601 in UTC with a ``Z``.
+Errors are JSON too: ``{"error": "...", "status": 404}``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+
+from aggregator.errors import NotFound
+from aggregator.models import EntryView, FeedState
+from aggregator.web import i18n, state
+from aggregator.web.i18n import gettext as _
+from aggregator.web.views import MAX_QUERY, bad_cursor, flag, known_tab
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when else None
+
+
+def entry_json(e: EntryView) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": e.id,
+        "feed_url": e.feed_url,
+        "feed_title": e.feed_title,
+        "tab": e.tab,
+        "title": e.title,
+        "link": e.link,
+        "author": e.author,
+        "published": _iso(e.published),
+        "summary": e.summary,
+        "read": e.read,
+        "starred": e.starred,
+        "content_html": e.content_html,  # sanitized at ingest
+        "enclosures": [{"url": x.url, "type": x.type, "length": x.length} for x in e.enclosures],
+    }
+    if e.snippet is not None:
+        data["snippet"] = e.snippet
+    return data
+
+
+def feed_json(f: FeedState) -> dict[str, Any]:
+    return {
+        "url": f.url,
+        "title": f.display_title,
+        "tab": f.tab,
+        "active": f.active,
+        "site_link": f.site_link,
+        "last_fetch": _iso(f.last_fetch),
+        "last_success": _iso(f.last_success),
+        "last_status": f.last_status,
+        "last_error_code": f.last_error_code,
+        "last_error": f.last_error,
+        "error_text": i18n.error_sentence(f.last_error_code) if f.last_error_code else None,
+        "consecutive_errors": f.consecutive_errors,
+        "next_check": _iso(f.next_check),
+        "moved_to": f.moved_to,
+        "entry_count": f.entry_count,
+        "unread_count": f.unread_count,
+    }
+
+
+def _limit() -> int:
+    text = request.args.get("limit", "")
+    if not text:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        abort(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+@bp.get("/entries")
+def entries() -> Any:
+    """Filters: tab, feed (its URL), q (search), unread=1, starred=1, cursor, limit."""
+    st = state()
+    tab = known_tab(request.args.get("tab") or None)
+    feed_url = request.args.get("feed") or None
+    query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    limit = _limit()
+    cursor = request.args.get("cursor") or None
+    try:
+        if query:
+            found, next_cursor = st.storage.search(query, tab=tab, cursor=cursor, limit=limit)
+            # Search has no feed / unread / starred filter in storage: applied to the
+            # page, so a page may hold fewer than `limit` items (the cursor stays right).
+            found = [
+                e
+                for e in found
+                if (feed_url is None or e.feed_url == feed_url)
+                and (not flag("unread") or not e.read)
+                and (not flag("starred") or e.starred)
+            ]
+        else:
+            found, next_cursor = st.storage.entries(
+                tab=tab,
+                feed_url=feed_url,
+                unread=flag("unread"),
+                starred=flag("starred"),
+                cursor=cursor,
+                limit=limit,
+            )
+    except NotFound:
+        abort(404, _("Unknown feed."))
+    except ValueError:
+        bad_cursor()
+    return jsonify({"entries": [entry_json(e) for e in found], "next_cursor": next_cursor})
+
+
+@bp.get("/entries/<int:entry_id>")
+def entry(entry_id: int) -> Any:
+    try:
+        return jsonify(entry_json(state().storage.entry(entry_id)))
+    except NotFound:
+        abort(404, _("Unknown article."))
+
+
+@bp.get("/feeds")
+def feeds() -> Any:
+    """Every feed's status row, inactive ones (removed from feeds.yaml) included."""
+    rows = state().storage.feeds(include_inactive=True)
+    return jsonify({"feeds": [feed_json(f) for f in rows]})

@@ -1,0 +1,274 @@
+"""Interface language: the message catalog, language choice, dates said in words.
+
+French is the default language of the dashboard, English the other one. Message ids
+are the English texts (as with gettext), so the English "catalog" is the identity
+and ``FR`` maps every id to its French translation. There is no compile step: a
+missing translation shows the English text and ``tests/test_web.py`` fails when a
+``_()`` call in a template or a view has no French entry.
+
+The language is chosen per request (``?lang=en`` stored in a cookie, else the
+cookie, else ``Accept-Language``, else French) and kept in ``flask.g.lang``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import g, has_request_context, request
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+LANG_COOKIE = "lang"
+
+# Fetch error codes (fetch.py / parse.py) -> a sentence a person can act on.
+ERROR_MESSAGES = {
+    "timeout": "The site did not answer in time.",
+    "too_large": "The feed is too big (over the maximum size allowed).",
+    "connect": "Could not connect to the site.",
+    "dns": "The site's name could not be found (DNS error): check the address.",
+    "tls": "The secure connection (HTTPS) failed: invalid or expired certificate.",
+    "blocked_address": "This address points to a private network: it is blocked for safety.",
+    "too_many_redirects": "Too many redirections: the site goes round in circles.",
+    "bad_scheme": "Unsupported address: only http:// and https:// are accepted.",
+    "http_error": "The site answered with an HTTP error.",
+    "not_found": "There is no feed at this address (error 404): check the address.",
+    "gone": "The feed was removed for good (error 410): remove it from feeds.yaml.",
+    "rate_limited": "The site asks us to slow down (too many requests): it will be tried later.",
+    "unavailable": "The site is temporarily unavailable (error 503).",
+    "server_error": "The site had an internal error (error 5xx).",
+    "forbidden": "The site refuses access to the feed (error 403).",
+    "unauthorized": "The feed requires a login (error 401).",
+    "not_a_feed": "This page is not an RSS or Atom feed: look for the feed's address on the site.",
+    "parse_error": "The feed could not be read: its content is malformed.",
+}
+UNKNOWN_ERROR = "An unexpected error occurred."
+
+FR: dict[str, str] = {
+    # layout
+    "Skip to content": "Aller au contenu",
+    "Feed aggregator": "Agrégateur de flux",
+    "Main navigation": "Navigation principale",
+    "Tabs": "Onglets",
+    "All": "Tous",
+    "Feeds": "Flux",
+    "Feed status": "État des flux",
+    "Search": "Rechercher",
+    "Search the articles": "Rechercher dans les articles",
+    "Keyboard shortcuts": "Raccourcis clavier",
+    "Log out": "Se déconnecter",
+    "Language": "Langue",
+    "Close": "Fermer",
+    "unread": "non lus",
+    "%(n)s unread": "%(n)s non lus",
+    "The configuration file has errors; the last valid configuration is still in use.": "Le fichier de configuration contient des erreurs ; la dernière configuration valide reste utilisée.",
+    "The configuration file has errors.": "Le fichier de configuration contient des erreurs.",
+    "Fix the file: the dashboard notices the change by itself.": "Corrigez le fichier : le tableau de bord remarque la modification tout seul.",
+    # river
+    "River": "Fil",
+    "Widgets": "Widgets",
+    "View": "Affichage",
+    "Unread only": "Non lus seulement",
+    "Starred": "Favoris",
+    "Everything": "Tout",
+    "Filter": "Filtre",
+    "Mark all as read": "Tout marquer comme lu",
+    "More articles": "Plus d'articles",
+    "No articles here yet.": "Aucun article ici pour l'instant.",
+    "No unread articles.": "Aucun article non lu.",
+    "No starred articles.": "Aucun article en favori.",
+    "Open": "Ouvrir",
+    "Close article": "Refermer",
+    "Read the original": "Lire l'original",
+    "Mark as read": "Marquer comme lu",
+    "Mark as unread": "Marquer comme non lu",
+    "Star": "Ajouter aux favoris",
+    "Unstar": "Retirer des favoris",
+    "by %(author)s": "par %(author)s",
+    "Back to the list": "Retour à la liste",
+    "Unread": "Non lu",
+    "Read": "Lu",
+    "Attachments": "Pièces jointes",
+    "All articles of this feed": "Tous les articles de ce flux",
+    "No headlines yet.": "Aucun titre pour l'instant.",
+    # mark all / undo
+    "%(n)s articles marked as read.": "%(n)s articles marqués comme lus.",
+    "Nothing to mark as read.": "Rien à marquer comme lu.",
+    "Undo": "Annuler",
+    "%(n)s articles marked as unread again.": "%(n)s articles de nouveau non lus.",
+    "This undo has expired.": "Cette annulation a expiré.",
+    # search
+    "Search results": "Résultats de la recherche",
+    "Search in": "Chercher dans",
+    "All tabs": "Tous les onglets",
+    "Results for “%(q)s”": "Résultats pour « %(q)s »",
+    "No results for “%(q)s”.": "Aucun résultat pour « %(q)s ».",
+    "Type words to search; accents and case are ignored.": "Tapez des mots à chercher ; les accents et la casse sont ignorés.",
+    "More results": "Plus de résultats",
+    # feeds page
+    "Refresh": "Actualiser",
+    "Refresh all": "Tout actualiser",
+    "Title": "Titre",
+    "Address": "Adresse",
+    "Tab": "Onglet",
+    "Last fetch": "Dernière récupération",
+    "Last success": "Dernier succès",
+    "HTTP status": "Statut HTTP",
+    "Problem": "Problème",
+    "Consecutive errors": "Erreurs consécutives",
+    "Next check": "Prochaine vérification",
+    "Articles": "Articles",
+    "never": "jamais",
+    "as soon as possible": "dès que possible",
+    "OK": "OK",
+    "Configuration problems": "Problèmes de configuration",
+    "No feeds yet: add some to feeds.yaml.": "Aucun flux pour l'instant : ajoutez-en dans feeds.yaml.",
+    "The address changed for good: update feeds.yaml →": "L'adresse a changé définitivement : mettez à jour feeds.yaml →",
+    "This feed no longer exists: remove it from feeds.yaml.": "Ce flux n'existe plus : retirez-le de feeds.yaml.",
+    "Removed from feeds.yaml: kept for its history.": "Retiré de feeds.yaml : conservé pour son historique.",
+    "Refresh requested: the scheduler will fetch this feed at its next tick (within a minute).": "Actualisation demandée : le planificateur récupérera ce flux à son prochain passage (dans la minute).",
+    "Refresh requested: the scheduler will fetch every feed at its next tick (within a minute).": "Actualisation demandée : le planificateur récupérera tous les flux à son prochain passage (dans la minute).",
+    # login
+    "Log in": "Se connecter",
+    "Password": "Mot de passe",
+    "Wrong password.": "Mot de passe incorrect.",
+    "Too many failed attempts: wait 15 minutes before trying again.": "Trop de tentatives échouées : patientez 15 minutes avant de réessayer.",
+    "This dashboard is protected by a password.": "Ce tableau de bord est protégé par un mot de passe.",
+    "Log in required.": "Connexion requise.",
+    # errors
+    "Page not found": "Page introuvable",
+    "This page does not exist, or no longer exists.": "Cette page n'existe pas, ou plus.",
+    "Bad request": "Requête invalide",
+    "The request could not be understood.": "La requête n'a pas pu être comprise.",
+    "The form expired or was sent from elsewhere: reload the page and try again.": "Le formulaire a expiré ou vient d'ailleurs : rechargez la page et réessayez.",
+    "This page link is invalid or too old: start again from the first page.": "Ce lien de page est invalide ou trop ancien : recommencez depuis la première page.",
+    "Too many requests": "Trop de requêtes",
+    "Server error": "Erreur du serveur",
+    "Something went wrong on our side; the details are in the server log.": "Un problème est survenu de notre côté ; les détails sont dans le journal du serveur.",
+    "Back to the home page": "Retour à l'accueil",
+    "Unknown tab.": "Onglet inconnu.",
+    "Unknown article.": "Article inconnu.",
+    "Unknown feed.": "Flux inconnu.",
+    # keyboard help
+    "Next article": "Article suivant",
+    "Previous article": "Article précédent",
+    "Open or close the article": "Ouvrir ou refermer l'article",
+    "Toggle read / unread": "Basculer lu / non lu",
+    "Star or unstar": "Ajouter ou retirer des favoris",
+    "Focus the search box": "Aller au champ de recherche",
+    "Go to tab number N (0: all)": "Aller à l'onglet numéro N (0 : tous)",
+    "Show this help": "Afficher cette aide",
+    "then": "puis",
+    # dates
+    "just now": "à l'instant",
+    "%(n)s min ago": "il y a %(n)s min",
+    "%(n)s h ago": "il y a %(n)s h",
+    "yesterday": "hier",
+    "%(n)s days ago": "il y a %(n)s jours",
+    "in %(n)s min": "dans %(n)s min",
+    "in %(n)s h": "dans %(n)s h",
+    "tomorrow": "demain",
+    "in %(n)s days": "dans %(n)s jours",
+    # feed errors (ERROR_MESSAGES above)
+    "The site did not answer in time.": "Le site n'a pas répondu à temps.",
+    "The feed is too big (over the maximum size allowed).": "Le flux est trop volumineux (il dépasse la taille maximale autorisée).",
+    "Could not connect to the site.": "Impossible de se connecter au site.",
+    "The site's name could not be found (DNS error): check the address.": "Le nom du site est introuvable (erreur DNS) : vérifiez l'adresse.",
+    "The secure connection (HTTPS) failed: invalid or expired certificate.": "La connexion sécurisée (HTTPS) a échoué : certificat invalide ou expiré.",
+    "This address points to a private network: it is blocked for safety.": "Cette adresse pointe vers un réseau privé : elle est bloquée par sécurité.",
+    "Too many redirections: the site goes round in circles.": "Trop de redirections : le site tourne en rond.",
+    "Unsupported address: only http:// and https:// are accepted.": "Adresse non prise en charge : seules les adresses http:// et https:// sont acceptées.",
+    "The site answered with an HTTP error.": "Le site a répondu par une erreur HTTP.",
+    "There is no feed at this address (error 404): check the address.": "Il n'y a pas de flux à cette adresse (erreur 404) : vérifiez l'adresse.",
+    "The feed was removed for good (error 410): remove it from feeds.yaml.": "Le flux a été supprimé définitivement (erreur 410) : retirez-le de feeds.yaml.",
+    "The site asks us to slow down (too many requests): it will be tried later.": "Le site demande de ralentir (trop de requêtes) : nouvel essai plus tard.",
+    "The site is temporarily unavailable (error 503).": "Le site est temporairement indisponible (erreur 503).",
+    "The site had an internal error (error 5xx).": "Le site a rencontré une erreur interne (erreur 5xx).",
+    "The site refuses access to the feed (error 403).": "Le site refuse l'accès au flux (erreur 403).",
+    "The feed requires a login (error 401).": "Le flux demande une identification (erreur 401).",
+    "This page is not an RSS or Atom feed: look for the feed's address on the site.": "Cette page n'est pas un flux RSS ou Atom : cherchez l'adresse du flux sur le site.",
+    "The feed could not be read: its content is malformed.": "Le flux n'a pas pu être lu : son contenu est mal formé.",
+    "An unexpected error occurred.": "Une erreur inattendue s'est produite.",
+}
+
+MONTHS = {
+    "fr": [
+        "janvier", "février", "mars", "avril", "mai", "juin",
+        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    ],
+    "en": [
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ],
+}  # fmt: skip
+
+
+def current_language() -> str:
+    """The language of the current request (French outside a request)."""
+    if has_request_context():
+        return g.get("lang", DEFAULT_LANGUAGE)
+    return DEFAULT_LANGUAGE
+
+
+def choose_language() -> tuple[str, bool]:
+    """Pick the request's language; the flag says the ``lang`` cookie must be set."""
+    asked = request.args.get("lang", "")
+    if asked in LANGUAGES:
+        return asked, True
+    cookie = request.cookies.get(LANG_COOKIE, "")
+    if cookie in LANGUAGES:
+        return cookie, False
+    best = request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
+    return best or DEFAULT_LANGUAGE, False
+
+
+def translate(message: str, lang: str, **params: object) -> str:
+    text = FR.get(message, message) if lang == "fr" else message
+    return text % params if params else text
+
+
+def gettext(message: str, **params: object) -> str:
+    """``_()``: translate ``message`` into the request's language, then fill ``%(x)s``."""
+    return translate(message, current_language(), **params)
+
+
+_ = gettext
+
+
+def error_sentence(code: str | None) -> str:
+    """A fetch error code said as a sentence in the request's language."""
+    return gettext(ERROR_MESSAGES.get(code or "", UNKNOWN_ERROR))
+
+
+def absolute_date(when: datetime, lang: str | None = None, *, with_time: bool = True) -> str:
+    """``12 mars 2024 à 14:05 UTC`` / ``12 March 2024, 14:05 UTC``."""
+    lang = lang or current_language()
+    day = f"{when.day} {MONTHS[lang][when.month - 1]} {when.year}"
+    if not with_time:
+        return day
+    sep = " à " if lang == "fr" else ", "
+    return f"{day}{sep}{when:%H:%M} UTC"
+
+
+def relative_date(when: datetime, now: datetime, lang: str | None = None) -> str:
+    """How long ago (or how soon) ``when`` is, in words: ``il y a 5 min``, ``hier``.
+
+    Older than 30 days, the date itself says more than a count of days.
+    """
+    lang = lang or current_language()
+    delta = now - when
+    future = delta < timedelta(0)
+    delta = abs(delta)
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return translate("just now", lang)
+    if minutes < 60:
+        return translate("in %(n)s min" if future else "%(n)s min ago", lang, n=minutes)
+    hours = minutes // 60
+    if hours < 24:
+        return translate("in %(n)s h" if future else "%(n)s h ago", lang, n=hours)
+    if hours < 48:
+        return translate("tomorrow" if future else "yesterday", lang)
+    days = hours // 24
+    if days <= 30:
+        return translate("in %(n)s days" if future else "%(n)s days ago", lang, n=days)
+    return absolute_date(when, lang, with_time=False)
