@@ -71,6 +71,16 @@ class ProcessedFeed:
     unchanged: int  # entries seen before with the same content (skipped)
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """What a worker thread hands to the writer for one feed."""
+
+    result: FetchResult | None  # None when the request itself failed
+    error: FeedError | None = None
+    digest: str | None = None  # sha256 of the body, when it was parsed
+    processed: ProcessedFeed | None = None  # None: nothing new to store
+
+
 @dataclass
 class FeedOutcome:
     url: str
@@ -269,23 +279,23 @@ class Updater:
             return self._host_locks[host]
 
     # one feed, on a worker thread: network and CPU, no writes
-    def _work(self, state: FeedState, now: datetime) -> tuple[FetchResult | None, object]:
+    def _work(self, state: FeedState, now: datetime) -> Fetched | None:
+        """Fetch, then parse and sanitize what changed. None: stopped before starting."""
         url = state.moved_to or state.url
         with self._host_lock(url):
             if self.stopping.is_set():
-                return None, None
+                return None
             try:
                 result = self._fetcher.fetch(
                     url, etag=state.etag, last_modified=state.last_modified, now=now
                 )
             except FeedError as e:
-                return None, e
-        if result.not_modified:
-            return result, None
-        assert result.body is not None
+                return Fetched(None, error=e)
+        if result.body is None:  # 304 Not Modified
+            return Fetched(result)
         digest = hashlib.sha256(result.body).hexdigest()
-        if digest == state.body_hash:
-            return result, "unchanged"
+        if digest == state.body_hash:  # a 200 with the very same bytes as last time
+            return Fetched(result)
         known = self.storage.entry_hashes(state.url)
         args = (state.url, result.body, result.headers, result.final_url, now, known)
         try:
@@ -294,39 +304,38 @@ class Updater:
             else:
                 processed = process_body(*args)
         except FeedError as e:
-            return result, e
+            return Fetched(result, error=e)
         except Exception as e:  # a parser bug must not stop the other feeds
             log.exception("unexpected error while parsing %s", state.url)
-            return result, ParseError(state.url, "parse_crash", f"could not read the feed: {e}")
-        return result, (digest, processed)
+            err = ParseError(state.url, "parse_crash", f"could not read the feed: {e}")
+            return Fetched(result, error=err)
+        return Fetched(result, digest=digest, processed=processed)
 
     # one feed, on the calling thread: the writes
-    def _store(
-        self, state: FeedState, result: FetchResult | None, payload: object, now: datetime
-    ) -> FeedOutcome:
+    def _store(self, state: FeedState, work: Fetched, now: datetime) -> FeedOutcome:
         s = self._settings
-        if isinstance(payload, FeedError):
+        if work.error is not None:
+            err = work.error
             failures = self.storage.record_error(
                 state.url,
                 now=now,
-                code=payload.code,
-                message=str(payload),
-                status=payload.status,
-                next_check=next_check_after_error(
-                    state, s, payload, state.consecutive_errors + 1, now
-                ),
+                code=err.code,
+                message=str(err),
+                status=err.status,
+                next_check=next_check_after_error(state, s, err, state.consecutive_errors + 1, now),
             )
-            log.warning("%s: %s (%s failure(s) in a row)", state.url, payload, failures)
-            return FeedOutcome(state.url, "error", status=payload.status, error=payload)
+            log.warning("%s: %s (%s failure(s) in a row)", state.url, err, failures)
+            return FeedOutcome(state.url, "error", status=err.status, error=err)
+        result = work.result
         assert result is not None
         moved = result.moved_to or state.moved_to
         if moved:
             log.warning("%s moved permanently to %s; update feeds.yaml", state.url, moved)
         nxt = next_check_after_success(state, s, now)
-        if result.not_modified or payload == "unchanged":
+        processed = work.processed
+        if processed is None:  # not modified, or the same bytes again
             self.storage.record_not_modified(state.url, now=now, next_check=nxt, moved_to=moved)
             return FeedOutcome(state.url, "not_modified", status=result.status, moved_to=moved)
-        digest, processed = payload  # type: ignore[misc]
         new = self.storage.upsert_entries(state.url, processed.entries, now=now)
         self.storage.record_success(
             state.url,
@@ -334,7 +343,7 @@ class Updater:
             status=result.status,
             etag=result.etag,
             last_modified=result.last_modified,
-            body_hash=digest,
+            body_hash=work.digest,
             next_check=nxt,
             moved_to=moved,
             feed_title=processed.title,
@@ -382,11 +391,11 @@ class Updater:
             futures = {pool.submit(self._work, f, now): (f, time.monotonic()) for f in feeds}
             for fut in cf.as_completed(futures):
                 state, t0 = futures[fut]
-                result, payload = fut.result()
-                if result is None and payload is None:  # stopped before it started
+                work = fut.result()
+                if work is None:  # stopped before it started
                     continue
                 try:
-                    outcome = self._store(state, result, payload, now)
+                    outcome = self._store(state, work, now)
                 except FeedError as e:  # e.g. the feed vanished from the database
                     outcome = FeedOutcome(state.url, "error", error=e)
                 outcome.seconds = time.monotonic() - t0

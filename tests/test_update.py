@@ -130,7 +130,9 @@ def test_changed_entry_updates_in_place_keeping_state_and_dates(env):
     storage.set_read([first["a1"].id])
     storage.set_starred(first["a1"].id)
 
-    server.add("/a.xml", rss(("a1", "Titre corrigé", None), ("a2", "Autre", None), ("a3", "Nouveau", None)))
+    server.add(
+        "/a.xml", rss(("a1", "Titre corrigé", None), ("a2", "Autre", None), ("a3", "Nouveau", None))
+    )
     summary = worker.tick(now=NOW + timedelta(hours=1))
 
     assert summary.new_entries == 1
@@ -164,8 +166,11 @@ def test_future_dates_are_clamped_and_duplicate_ids_do_not_abort(env):
 def test_broken_feeds_never_stop_the_others(env):
     make, storage, server, _ = env
     good = server.add("/good.xml", rss(("g", "Bon", None)))
-    html = server.add("/page.html", "<html><body><p>Pas un flux</p></body></html>",
-                      headers={"Content-Type": "text/html"})
+    html = server.add(
+        "/page.html",
+        "<html><body><p>Pas un flux</p></body></html>",
+        headers={"Content-Type": "text/html"},
+    )
     empty = server.add("/empty.xml", b"")
     worker = make({"T": [html, good, empty, server.url("/hangup"), server.url("/status/500")]})
 
@@ -277,7 +282,9 @@ def test_process_pool_gives_the_same_result(tmp_path: Path, feed_server: FeedSer
     storage = Storage(tmp_path / "db.sqlite3")
     from aggregator.models import FeedConfig
 
-    storage.sync_feeds([FeedConfig(url=u, tab="T", position=i) for i, u in enumerate(urls)], now=NOW)
+    storage.sync_feeds(
+        [FeedConfig(url=u, tab="T", position=i) for i, u in enumerate(urls)], now=NOW
+    )
     from aggregator.models import Settings
 
     updater = Updater(storage, Settings(allow_private_networks=True), processes=2)
