@@ -211,3 +211,44 @@ class Contact:
     interests: tuple[str, ...]
     language: str = "fr"  # fr | en
     line: int = 0  # where it was written, for messages
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One recipient of one forwarded item: a row of the ledger and of the outbox.
+
+    The entry's title, link and feed title are copies, so the history survives the
+    entry (``entry_id`` becomes None if it is ever deleted). The fields after
+    ``message_id`` are what the email is composed from at delivery time.
+    """
+
+    id: int
+    batch: str  # one click = one batch (several recipients share it); used by "Annuler"
+    entry_id: int | None
+    entry_title: str
+    entry_link: str | None
+    feed_title: str
+    contact_name: str
+    contact_email: str
+    note: str
+    state: str  # queued | sending | sent | failed | cancelled
+    created_at: datetime
+    send_after: datetime  # end of the undo window
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    last_error: str | None = None  # the SMTP server's reason, or why it waits
+    sent_at: datetime | None = None
+    message_id: str = ""
+    entry_published: datetime | None = None
+    excerpt: str = ""  # plain text, as it goes into the email
+    language: str = "fr"  # the contact's, when queued: the email's fixed text
+    copy_to_me: bool = False  # also deliver a copy to reply_to (first recipient of a batch)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A contact whose interests match an entry, and why."""
+
+    contact: Contact
+    reasons: tuple[str, ...]  # the matched interests, as the person wrote them
+    score: float

@@ -1,31 +1,47 @@
-"""APScheduler wiring only. The jobs call plain methods of update.Worker.
+"""APScheduler wiring only. The jobs call plain methods of update.Worker and
+forward.Forwarder.
 
 One short tick (coalesced, one instance at a time) asks storage which feeds are due
 and refreshes them; per-feed next-check times live in the database, so they survive
-restarts. A second job does housekeeping (retention).
+restarts. A second job does housekeeping (retention). A third, "outbox", delivers
+the forwards whose undo window is over, every few seconds (the outbox itself lives in
+the database, so nothing is lost across restarts).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator.update import Worker
 
+if TYPE_CHECKING:
+    from aggregator.forward import Forwarder
+
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
 HOUSEKEEPING_SECONDS = 3600
+# Short, because the undo window is ~10 s: a forward leaves at most this much after it.
+OUTBOX_SECONDS = 5
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def build_scheduler(worker: Worker, *, tick_seconds: int = TICK_SECONDS) -> BackgroundScheduler:
-    """A scheduler whose first tick runs at once. Call ``.start()`` to run it."""
+def build_scheduler(
+    worker: Worker,
+    *,
+    tick_seconds: int = TICK_SECONDS,
+    forwarder: Forwarder | None = None,
+    outbox_seconds: int = OUTBOX_SECONDS,
+) -> BackgroundScheduler:
+    """A scheduler whose first tick runs at once. Call ``.start()`` to run it.
+    With a ``forwarder``, an "outbox" job delivers due forwards every few seconds."""
     scheduler = BackgroundScheduler(
         timezone="UTC",
         job_defaults={
@@ -49,6 +65,15 @@ def build_scheduler(worker: Worker, *, tick_seconds: int = TICK_SECONDS) -> Back
         id="housekeeping",
         next_run_time=utcnow(),
     )
+    if forwarder is not None:
+        scheduler.add_job(
+            lambda: forwarder.deliver_due(now=utcnow()),
+            "interval",
+            seconds=outbox_seconds,
+            id="outbox",
+            next_run_time=utcnow(),
+            misfire_grace_time=outbox_seconds,
+        )
     return scheduler
 
 

@@ -668,8 +668,12 @@ def test_purge_removed_feeds_and_keeps_forwarded(storage, tmp_path):
     storage.set_read(list(ids.values()))
     # What a later migration (issue 4) adds: the forward ledger.
     db = sqlite3.connect(storage.path)
-    db.execute("CREATE TABLE forwards (id INTEGER PRIMARY KEY, entry_id INTEGER)")
-    db.execute("INSERT INTO forwards (entry_id) VALUES (?), (?)", (ids["b1"], ids["a0"]))
+    db.execute(
+        "INSERT INTO forwards (batch, entry_id, entry_title, feed_title, contact_name,"
+        " contact_email, email_key, created_at, send_after)"
+        " VALUES ('b', ?, '', '', '', '', '', 0, 0), ('b', ?, '', '', '', '', '', 0, 0)",
+        (ids["b1"], ids["a0"]),
+    )
     db.commit()
     db.close()
 

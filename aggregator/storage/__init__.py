@@ -6,7 +6,8 @@ sqlite3. Each public method is one unit of work (one transaction), safe to call 
 any thread: connections are per thread.
 
 Layout: ``_schema`` (commented SQL + numbered migrations), ``_sqlite`` (connections,
-transactions, errors, migrating), ``_feeds``, ``_entries``, ``_search``.
+transactions, errors, migrating), ``_feeds``, ``_entries``, ``_search``, ``_forwards``
+(the forward ledger and outbox).
 
 SQL text is only ever assembled from constant fragments chosen in code (hence the
 ``noqa: S608``); every value, user input included, is a bound parameter.
@@ -16,14 +17,15 @@ from __future__ import annotations
 
 import os
 
+from ._forwards import ForwardsMixin, NewForward, QueueOutcome
 from ._search import SearchMixin
 
 DEFAULT_PATH = os.path.join("data", "aggregator.sqlite3")
 
-__all__ = ["DEFAULT_PATH", "Storage"]
+__all__ = ["DEFAULT_PATH", "NewForward", "QueueOutcome", "Storage"]
 
 
-class Storage(SearchMixin):
+class Storage(ForwardsMixin, SearchMixin):
     """The database. ``Storage(path)`` creates the folders, opens the file, checks that
     it is ours (``PRAGMA application_id``) and migrates it.
 

@@ -5,8 +5,8 @@ version 0 is an empty file. Each migration runs in its own ``BEGIN IMMEDIATE``
 transaction (see ``_sqlite.migrate``), so a crash leaves the database at a known version.
 To change the schema, append a migration: never edit one that has shipped.
 
-Room left for later migrations (issue 4): a ``forwards(entry_id REFERENCES entries)``
-ledger and an ``outbox`` table. ``purge()`` already looks for a ``forwards`` table and
+Migration 2 (issue 4) adds ``forwards``: the ledger of what was sent to whom, which is
+also the outbox (one row per recipient, its ``state`` says where it is). ``purge()``
 keeps every entry it references (see ``_entries.EntriesMixin.purge``).
 """
 
@@ -166,8 +166,72 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+# Why ``forwards`` looks like this:
+#
+# * One table is both the ledger ("sent to Camille on 3 November") and the outbox: a
+#   forward is queued, sending, sent, failed or cancelled, and moving between states
+#   is one UPDATE, so a row can never be in the outbox and missing from the ledger.
+# * The entry's title, link, feed title, date and excerpt are copies: the history and
+#   a queued message survive the entry. ``purge()`` keeps forwarded entries anyway;
+#   ON DELETE SET NULL covers any other deletion.
+# * ``link_key`` is the normalised link (see forward.link_key): "already sent" also
+#   recognises the same article reached through another feed. ``email_key`` is the
+#   case-folded address: addresses are compared without case.
+# * ``claimed_at`` is when delivery started ('sending'); ``eml_written`` records that
+#   the readable copy was written to outbox/ (once per forward, when mail is not set up).
+SCHEMA_V2 = """
+CREATE TABLE forwards (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch TEXT NOT NULL,
+    entry_id INTEGER REFERENCES entries (id) ON DELETE SET NULL,
+    entry_title TEXT NOT NULL,
+    entry_link TEXT,
+    link_key TEXT,
+    feed_title TEXT NOT NULL,
+    entry_published INTEGER,
+    excerpt TEXT NOT NULL DEFAULT '',
+    contact_name TEXT NOT NULL,
+    contact_email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    language TEXT NOT NULL DEFAULT 'fr',
+    note TEXT NOT NULL DEFAULT '',
+    copy_to_me INTEGER NOT NULL DEFAULT 0 CHECK (copy_to_me IN (0, 1)),
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'cancelled')),
+    created_at INTEGER NOT NULL,
+    send_after INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER,
+    claimed_at INTEGER,
+    last_error TEXT,
+    sent_at INTEGER,
+    message_id TEXT NOT NULL DEFAULT '',
+    eml_written INTEGER NOT NULL DEFAULT 0 CHECK (eml_written IN (0, 1))
+);
+
+-- The foreign key's own index: deleting an entry looks its forwards up here, and so
+-- do the item's history and purge's guard.
+CREATE INDEX forwards_entry ON forwards (entry_id);
+CREATE INDEX forwards_link ON forwards (link_key) WHERE link_key IS NOT NULL;
+CREATE INDEX forwards_batch ON forwards (batch);
+CREATE INDEX forwards_email ON forwards (email_key, id);
+-- The rate limit counts the rows of the last hour.
+CREATE INDEX forwards_created ON forwards (created_at);
+-- Delivery asks every few seconds what is due: these partial indexes hold only the
+-- rows waiting to leave and the rows being sent (the queries repeat the conditions).
+CREATE INDEX forwards_queued ON forwards (send_after, id) WHERE state = 'queued';
+CREATE INDEX forwards_sending ON forwards (id) WHERE state = 'sending';
+"""
+
+
+def _create_v2(db: sqlite3.Connection) -> None:
+    for statement in split_statements(SCHEMA_V2):
+        db.execute(statement)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _create_v1,
+    2: _create_v2,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

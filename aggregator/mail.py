@@ -1,0 +1,535 @@
+"""Email: compose the forward message and send it over SMTP. The only module that
+imports smtplib; it knows nothing of storage, contacts or configuration files.
+
+Composing. ``compose`` builds an ``email.message.EmailMessage`` (policy ``default``:
+RFC 2047 encoded words in headers, so any server takes it) as multipart/alternative,
+text/plain then text/html (RFC 2046 section 5.1.4: the preferred part last), UTF-8,
+with Message-ID and Date. Everything that goes into a header first goes through
+``header_text``: control characters (CR, LF, NEL, U+2028...) and bidi overrides
+become spaces, so a title, note or name cannot add a header; EmailMessage would also
+refuse a CR or LF, but refusing would block a legitimate forward of an odd title.
+The HTML is built by hand with ``html.escape`` on every value and has no remote
+resources (no tracking pixel, no image): the only URL is the article's own link,
+and only if it is http(s).
+
+Sending. ``SmtpClient`` opens one connection (ssl, starttls or none; certificates
+verified; a timeout on every socket operation) and runs the MAIL/RCPT/DATA steps
+itself rather than ``sendmail``, to keep the server's final answer ("250 2.0.0 Ok:
+queued as ...") and to stop after a refused recipient without sending the copy.
+Every failure becomes a ``MailError`` classified once, in ``_classify``: temporary
+(network, timeout, 4xx, authentication and TLS problems, which are fixed by
+configuration, not by dropping the message) or permanent (5xx on the message or its
+recipient). The password is passed in, never logged, never part of a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import re
+import smtplib
+import ssl
+import textwrap
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.generator import BytesGenerator
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from io import BytesIO
+
+from aggregator.errors import AggregatorError
+from aggregator.models import MailSettings
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT = 30.0  # seconds, for the connection and for every reply
+EXCERPT_WORDS = 200
+EXCERPT_PARAGRAPHS = 4
+TITLE_MAX = 200  # characters of the title in the subject
+WRAP = 72
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "subject": "Ça pourrait t'intéresser : {title}",
+        "read": "Lire l'article",
+        "colon": " : ",
+        "test_subject": "Test d'envoi de l'agrégateur",
+        "test_body": "Ce message de test confirme que l'agrégateur peut envoyer du courrier.",
+    },
+    "en": {
+        "subject": "This might interest you: {title}",
+        "read": "Read the article",
+        "colon": ": ",
+        "test_subject": "Aggregator test message",
+        "test_body": "This test message confirms that the aggregator can send mail.",
+    },
+}
+MONTHS = {
+    "fr": (
+        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+        "septembre", "octobre", "novembre", "décembre",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+# Bidi embeddings/overrides/isolates: they can make a header read differently on
+# screen from what it says (CVE-2021-42574, "Trojan Source", for text in general).
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+# --- composing ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What one forward says, as plain values (the caller reads them from its ledger)."""
+
+    to_name: str
+    to_email: str
+    note: str
+    title: str
+    link: str | None
+    feed_title: str
+    published: datetime | None
+    excerpt: str  # plain text, paragraphs separated by blank lines
+    language: str = "fr"
+
+
+def header_text(text: str, limit: int | None = None) -> str:
+    """One safe line for a header: control, line-separator and bidi characters become
+    spaces, runs of white space one space; cut at ``limit`` characters with "…"."""
+    chars = []
+    for c in text:
+        category = unicodedata.category(c)
+        if category in ("Cc", "Zl", "Zp") or c in _BIDI or c == "\ufeff":
+            chars.append(" ")
+        else:
+            chars.append(c)
+    line = " ".join("".join(chars).split())
+    if limit is not None and len(line) > limit:
+        line = line[: limit - 1].rstrip() + "…"
+    return line
+
+
+def body_text(text: str) -> str:
+    """Text for a body: newlines normalised, control characters other than newline
+    and tab removed (a NUL or ESC has no business in a letter)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
+    text = text.replace("\u2029", "\n\n")
+    return "".join(
+        c
+        for c in text
+        if c in "\n\t" or (unicodedata.category(c) != "Cc" and c not in _BIDI and c != "\ufeff")
+    )
+
+
+def excerpt(text: str, max_words: int = EXCERPT_WORDS) -> str:
+    """The first paragraphs of a plain-text summary, at most ``max_words`` words and
+    EXCERPT_PARAGRAPHS paragraphs; a paragraph that goes over is cut with "…"."""
+    out: list[str] = []
+    left = max_words
+    for paragraph in re.split(r"\n\s*\n", body_text(text)):
+        words = paragraph.split()
+        if not words:
+            continue
+        if len(words) > left:
+            out.append(" ".join(words[:left]).rstrip(".,;:") + " …")
+            break
+        out.append(" ".join(words))
+        left -= len(words)
+        if left <= 0 or len(out) == EXCERPT_PARAGRAPHS:
+            break
+    return "\n\n".join(out)
+
+
+def format_date(when: datetime, language: str) -> str:
+    """'3 novembre 2024', '1er mai 2024' or '3 November 2024' (UTC)."""
+    when = when.astimezone(UTC)
+    months = MONTHS.get(language, MONTHS["fr"])
+    day = "1er" if language == "fr" and when.day == 1 else str(when.day)
+    return f"{day} {months[when.month - 1]} {when.year}"
+
+
+def safe_link(link: str | None) -> str | None:
+    """The link if it is a plain http(s) URL fit for a mail, else None."""
+    if not link:
+        return None
+    link = link.strip()
+    if not re.match(r"(?i)https?://", link) or any(c.isspace() or ord(c) < 32 for c in link):
+        return None
+    return link
+
+
+def mailbox(value: str) -> Address:
+    """'Alex Exemple <alex@example.org>' or a bare address -> a header-safe Address.
+    An internationalised domain is written in its ASCII (IDNA) form, which every
+    server accepts; the email package would otherwise put an encoded word in it."""
+    name, addr = parseaddr(header_text(value))
+    return address(name, addr or header_text(value))
+
+
+def address(name: str, addr: str) -> Address:
+    local, _, domain = envelope_address(addr).rpartition("@")
+    return Address(display_name=header_text(name, 200), username=local, domain=domain)
+
+
+def envelope_address(addr: str) -> str:
+    """The address with an internationalised domain in IDNA form; a non-ASCII local
+    part stays as it is (only an SMTPUTF8 server can take it, RFC 6531)."""
+    local, _, domain = header_text(addr).rpartition("@")
+    if not domain.isascii():
+        with contextlib.suppress(UnicodeError):  # not a valid IDN: left as written
+            domain = domain.encode("idna").decode("ascii")
+    return f"{local}@{domain}"
+
+
+def make_message_id(sender: str | None) -> str:
+    """A fresh Message-ID on the sender's domain (RFC 5322 section 3.6.4)."""
+    domain = mailbox(sender).domain if sender else ""
+    return make_msgid(domain=domain or "aggregator.invalid")
+
+
+def compose(
+    letter: Letter,
+    *,
+    sender: str | None,
+    reply_to: str | None = None,
+    date: datetime,
+    message_id: str | None = None,
+    readable: bool = False,
+) -> EmailMessage:
+    """The forward email. ``sender`` is the configured From (None: no From header,
+    for the .eml copy written while mail is not set up); Reply-To defaults to it.
+    ``readable`` keeps the body 8-bit UTF-8 where it can (for the .eml file) instead
+    of quoted-printable, which any SMTP server takes."""
+    language = letter.language if letter.language in TEXTS else "fr"
+    texts = TEXTS[language]
+    title = header_text(letter.title) or "(sans titre)"
+    msg = EmailMessage(policy=policy.default)
+    msg["Subject"] = texts["subject"].format(title=header_text(title, TITLE_MAX))
+    if sender:
+        msg["From"] = mailbox(sender)
+    if reply_to or sender:
+        msg["Reply-To"] = mailbox(reply_to or sender or "")
+    msg["To"] = address(letter.to_name, letter.to_email)
+    msg["Date"] = format_datetime(date.astimezone(UTC))
+    msg["Message-ID"] = message_id or make_message_id(sender)
+
+    link = safe_link(letter.link)
+    note = body_text(letter.note).strip()
+    source = header_text(letter.feed_title)
+    when = format_date(letter.published, language) if letter.published else ""
+    byline = " · ".join(x for x in (source, when) if x)
+    paragraphs = [p for p in excerpt(letter.excerpt).split("\n\n") if p]
+
+    plain: list[str] = []
+    if note:
+        plain += [_wrap_lines(note), ""]
+    plain += [_wrap(title)]
+    if byline:
+        plain.append(_wrap(byline))
+    plain.append("")
+    plain += [x for p in paragraphs for x in (_wrap(p), "")]
+    if link:
+        plain.append(f"{texts['read']}{texts['colon']}{link}")
+    text = "\n".join(plain).rstrip() + "\n"
+
+    e = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{language}">',
+        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width">',
+        f"<title>{e(msg['Subject'])}</title></head>",
+        '<body style="font-family: sans-serif; line-height: 1.5; color: #222; max-width: 40em;">',
+    ]
+    if note:
+        for p in re.split(r"\n\s*\n", note):
+            lines = "<br>\n".join(e(line) for line in p.strip().split("\n"))
+            parts.append(f"<p>{lines}</p>")
+    heading = f'<a href="{e(link)}">{e(title)}</a>' if link else e(title)
+    parts.append(f'<h2 style="font-size: 1.15em; margin: 1.5em 0 0.2em;">{heading}</h2>')
+    if byline:
+        parts.append(f'<p style="margin: 0; color: #666; font-size: 0.9em;">{e(byline)}</p>')
+    if paragraphs:
+        parts.append(
+            '<blockquote style="margin: 1em 0; padding-left: 1em; '
+            'border-left: 3px solid #ddd; color: #444;">'
+        )
+        parts += [f"<p>{e(p)}</p>" for p in paragraphs]
+        parts.append("</blockquote>")
+    if link:
+        parts.append(
+            f'<p><a href="{e(link)}">{e(texts["read"])}</a><br>'
+            f'<span style="color: #666; font-size: 0.85em;">{e(link)}</span></p>'
+        )
+    parts += ["</body>", "</html>"]
+    cte = None if readable else "quoted-printable"
+    msg.set_content(text, cte=cte)
+    msg.add_alternative("\n".join(parts) + "\n", subtype="html", cte=cte)
+    return msg
+
+
+def compose_test(to: str, *, sender: str, reply_to: str | None, date: datetime) -> EmailMessage:
+    """The short message of ``aggregator mail-test``."""
+    msg = EmailMessage(policy=policy.default)
+    msg["Subject"] = f"{TEXTS['fr']['test_subject']} / {TEXTS['en']['test_subject']}"
+    msg["From"] = mailbox(sender)
+    msg["Reply-To"] = mailbox(reply_to or sender)
+    msg["To"] = mailbox(to)
+    msg["Date"] = format_datetime(date.astimezone(UTC))
+    msg["Message-ID"] = make_message_id(sender)
+    msg.set_content(
+        f"{TEXTS['fr']['test_body']}\n\n{TEXTS['en']['test_body']}\n", cte="quoted-printable"
+    )
+    return msg
+
+
+def _wrap(paragraph: str) -> str:
+    # Never break a URL or a hyphenated word: a broken link is worse than a long line.
+    return textwrap.fill(paragraph, WRAP, break_long_words=False, break_on_hyphens=False)
+
+
+def _wrap_lines(text: str) -> str:
+    return "\n".join(_wrap(line) if line.strip() else "" for line in text.split("\n"))
+
+
+def to_bytes(msg: EmailMessage, *, utf8: bool = False, linesep: str = "\r\n") -> bytes:
+    """The message as it goes on the wire (CRLF) or into a file. ``utf8`` writes
+    headers as raw UTF-8 (RFC 6532), for SMTPUTF8 or a readable .eml."""
+    buf = BytesIO()
+    # SMTP and SMTPUTF8 are policy.default with CRLF (and raw UTF-8 headers).
+    flavour = policy.SMTPUTF8 if utf8 else policy.SMTP
+    BytesGenerator(buf, policy=flavour.clone(linesep=linesep)).flatten(msg)
+    return buf.getvalue()
+
+
+# --- sending -----------------------------------------------------------------------
+
+
+class MailError(AggregatorError):
+    """Sending failed. ``temporary``: try again later (the message stays queued);
+    otherwise the server refused this message for good. ``reason`` is what the
+    server said (or what went wrong on the way), for the person to read."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        temporary: bool,
+        code: int | None = None,
+        connection_lost: bool = False,
+    ) -> None:
+        self.reason = reason
+        self.temporary = temporary
+        self.code = code
+        self.connection_lost = connection_lost
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    reply: str  # the server's answer to the end of DATA, e.g. "250 2.0.0 Ok: queued as X"
+    refused: dict[str, str] = field(default_factory=dict)  # copies refused (not the recipient)
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def _classify(e: BaseException, during: str) -> MailError:
+    """One place decides what is temporary (see the module docstring)."""
+    if isinstance(e, MailError):
+        return e
+    if isinstance(e, smtplib.SMTPAuthenticationError):
+        reply = _reply(e.smtp_code, e.smtp_error)
+        return MailError(
+            f"the server refused the user name or password ({reply}); check settings.mail."
+            "username and AGGREGATOR_SMTP_PASSWORD",
+            temporary=True,
+            code=e.smtp_code,
+        )
+    if isinstance(e, smtplib.SMTPNotSupportedError):
+        return MailError(
+            f"the server does not support {during} ({e}); check settings.mail.security",
+            temporary=True,
+        )
+    if isinstance(e, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read timeout as "Connection unexpectedly closed: timed out"
+        if "timed out" in str(e):
+            return MailError(
+                f"no answer from the server within the timeout during {during}",
+                temporary=True,
+                connection_lost=True,
+            )
+        return MailError(
+            f"the server closed the connection during {during}",
+            temporary=True,
+            connection_lost=True,
+        )
+    if isinstance(e, smtplib.SMTPResponseException):
+        code = e.smtp_code
+        return MailError(
+            _reply(code, e.smtp_error),
+            temporary=code < 500 or during == "connection",
+            code=code,
+            connection_lost=code == 421 or during == "connection",
+        )
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return MailError(
+            f"the server's TLS certificate is not trusted ({e.verify_message})",
+            temporary=True,
+            connection_lost=True,
+        )
+    if isinstance(e, TimeoutError):
+        return MailError(
+            f"no answer from the server within the timeout during {during}",
+            temporary=True,
+            connection_lost=True,
+        )
+    if isinstance(e, OSError):
+        return MailError(
+            f"cannot reach the server during {during}: {e.strerror or e}",
+            temporary=True,
+            connection_lost=True,
+        )
+    raise e
+
+
+class SmtpClient:
+    """One SMTP connection, used for one or more messages::
+
+    with SmtpClient(settings, password) as smtp:
+        result = smtp.send(message, recipients=[...])
+    """
+
+    def __init__(
+        self,
+        settings: MailSettings,
+        password: str | None,
+        *,
+        timeout: float = SMTP_TIMEOUT,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.settings = settings
+        self._password = password
+        self.timeout = timeout
+        self.tls_context = tls_context
+        self._smtp: smtplib.SMTP | None = None
+
+    def __repr__(self) -> str:  # never the password
+        s = self.settings
+        return f"SmtpClient({s.host}:{s.port}, {s.security}, user={s.username!r})"
+
+    def __enter__(self) -> SmtpClient:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect, say EHLO, secure, authenticate. Raises a temporary MailError."""
+        s = self.settings
+        if s.username and not self._password:
+            raise MailError(
+                "settings.mail.username is set but AGGREGATOR_SMTP_PASSWORD is not",
+                temporary=True,
+            )
+        context = self.tls_context or ssl.create_default_context()
+        step = "connection"
+        try:
+            if s.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=self.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
+            self._smtp = smtp
+            smtp.ehlo()
+            if s.security == "starttls":
+                step = "STARTTLS"
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.username:
+                step = "AUTH"
+                smtp.login(s.username, self._password or "")
+        except Exception as e:
+            self.close()
+            raise _classify(e, "connection" if step == "connection" else step) from e
+        log.debug("connected to %s:%d (%s)", s.host, s.port, s.security)
+
+    def send(self, msg: EmailMessage, *, sender: str, recipients: list[str]) -> SendResult:
+        """Send ``msg`` to ``recipients`` (the first is the one that matters: if it is
+        refused nothing is sent; later ones are copies, reported in ``refused``)."""
+        smtp = self._smtp
+        if smtp is None:
+            raise MailError("not connected", temporary=True, connection_lost=True)
+        sender = envelope_address(sender)
+        recipients = [envelope_address(r) for r in recipients]
+        international = not all(a.isascii() for a in (sender, *recipients))
+        step = "MAIL FROM"
+        try:
+            if international and not smtp.has_extn("smtputf8"):
+                raise MailError(
+                    "an address is not ASCII and the server does not support SMTPUTF8",
+                    temporary=False,
+                )
+            data = to_bytes(msg, utf8=international)
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
+            if smtp.has_extn("size"):
+                options.append(f"SIZE={len(data)}")
+            code, reply = smtp.mail(sender, options)
+            if code != 250:
+                raise self._refused(code, reply)
+            refused: dict[str, str] = {}
+            for i, rcpt in enumerate(recipients):
+                step = "RCPT TO"
+                code, reply = smtp.rcpt(rcpt)
+                if code not in (250, 251):
+                    if i == 0:
+                        raise self._refused(code, reply)
+                    refused[rcpt] = _reply(code, reply)
+                    log.warning("copy to %s refused: %s", rcpt, refused[rcpt])
+            step = "DATA"
+            code, reply = smtp.data(data)
+            if code != 250:
+                raise self._refused(code, reply)
+        except Exception as e:
+            error = _classify(e, step)
+            if not error.connection_lost:
+                self._reset()
+            raise error from e
+        return SendResult(_reply(code, reply), refused)
+
+    def _refused(self, code: int, reply: bytes) -> MailError:
+        return MailError(
+            _reply(code, reply), temporary=code < 500, code=code, connection_lost=code == 421
+        )
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._smtp is not None

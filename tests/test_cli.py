@@ -1,0 +1,197 @@
+"""The `aggregator` command: the contract other work depends on (names, exit codes, JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from feedserver import FeedServer
+
+from aggregator.cli import cli
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Offres d'emploi</title><link>https://example.org/</link>
+<item><guid isPermaLink="false">job-1</guid><title>Monteur·se vidéo à Montréal</title>
+<link>https://example.org/jobs/1</link><pubDate>Mon, 02 Mar 2026 08:00:00 GMT</pubDate>
+<description>&lt;p&gt;Post-production, &lt;b&gt;cinéma&lt;/b&gt; documentaire.&lt;/p&gt;</description></item>
+</channel></rss>"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path, feed_server: FeedServer):
+    good = feed_server.add("/jobs.xml", RSS)
+    bad = feed_server.url("/status/500")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "settings:\n  allow_private_networks: true\ntabs:\n"
+        f"  - name: Emploi\n    feeds:\n      - url: {good}\n        title: Jobs\n      - {bad}\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "data" / "db.sqlite3"
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, ["--config", str(config), "--db", str(db), *args])
+
+    return invoke, config, db, good, bad
+
+
+def test_check_ok_and_problems(setup):
+    invoke, config, *_ = setup
+    result = invoke("check")
+    assert result.exit_code == 0
+    assert result.output.strip().endswith("1 tab, 2 feeds")
+
+    config.write_text("tabs:\n  - name: A\n    feds: []\n", encoding="utf-8")
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert re.search(r"feeds\.yaml:3:5: .*'feds'.*did you mean 'feeds'", result.output)
+
+
+def test_fetch_list_status(setup):
+    invoke, _, db, good, bad = setup
+    result = invoke("fetch")
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        r"^1 ok, 0 not modified, 1 failed; 1 new entries in [\d.]+ s$", result.output, re.M
+    )
+    assert f"failed: {bad}: HTTP 500" in result.output
+    assert db.exists()  # folders were created
+
+    again = invoke("fetch", "--feed", good)
+    assert again.exit_code == 0
+    assert "0 ok, 1 not modified, 0 failed; 0 new entries" in again.output
+
+    listed = invoke("list", "--json")
+    assert listed.exit_code == 0
+    [entry] = json.loads(listed.output)
+    assert entry["title"] == "Monteur·se vidéo à Montréal"
+    assert entry["feed_title"] == "Jobs" and entry["tab"] == "Emploi"
+    assert entry["published"] == "2026-03-02T08:00:00Z"
+    assert entry["summary"] == "Post-production, cinéma documentaire."
+    assert entry["read"] is False and entry["starred"] is False
+    assert {"id", "feed_url", "link", "author"} <= set(entry)
+
+    text = invoke("list", "--tab", "Emploi", "--unread")
+    assert "Monteur·se vidéo" in text.output
+
+    status = json.loads(invoke("status", "--json").output)
+    rows = {r["url"]: r for r in status["feeds"]}
+    assert rows[good]["status"] == 304 and rows[good]["entries"] == 1  # the last poll
+    assert rows[bad]["error_code"] == "server_error" and rows[bad]["consecutive_errors"] == 1
+    assert status["config_errors"] == []
+
+
+def test_fetch_unknown_feed_and_invalid_config(setup):
+    invoke, config, *_ = setup
+    result = invoke("fetch", "--feed", "https://nowhere.example/feed")
+    assert result.exit_code == 2 and "is not in" in result.output
+    config.write_text("tabs: nope\n", encoding="utf-8")
+    result = invoke("fetch")
+    assert result.exit_code == 1 and "feeds.yaml:1:" in result.output
+    status = invoke("status", "--json")
+    assert status.exit_code == 0
+    assert json.loads(status.output)["config_errors"][0].startswith(str(config))
+
+
+def test_foreign_database_is_a_clear_error(setup, tmp_path: Path):
+    invoke, *_ = setup
+    foreign = tmp_path / "other.sqlite3"
+    con = sqlite3.connect(foreign)
+    con.execute("PRAGMA application_id = 1234")
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    result = CliRunner().invoke(cli, ["--db", str(foreign), "list"])
+    assert result.exit_code == 1
+    assert str(foreign) in result.output and "another application" in result.output
+
+
+def test_every_command_has_help():
+    for name, command in cli.commands.items():
+        assert command.help, f"{name} has no help text"
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0
+
+
+def test_run_serves_polls_and_stops_cleanly_on_sigterm(tmp_path: Path, feed_server: FeedServer):
+    """The real process: scheduler + dashboard, then SIGTERM stops it with exit 0."""
+    url = feed_server.add("/jobs.xml", RSS)
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        f"settings:\n  allow_private_networks: true\ntabs:\n  - name: T\n    feeds: [{url}]\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "db.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_PASSWORD"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aggregator",
+            "--config",
+            str(config),
+            "--db",
+            str(db),
+            "run",
+            "--port",
+            "0",
+            "--processes",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        port = None
+        deadline = time.monotonic() + 20
+        assert proc.stderr is not None
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if m := re.search(r"dashboard on http://127\.0\.0\.1:(\d+)/", line):
+                port = int(m.group(1))
+        assert port, "the dashboard never said where it listens"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+            assert resp.status == 200
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            r.path == "/jobs.xml" for r in feed_server.requests
+        ):
+            time.sleep(0.05)
+        assert any(r.path == "/jobs.xml" for r in feed_server.requests), "the first tick never ran"
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, rest
+    assert "scheduler stopped" in rest
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT count(*) FROM entries").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_bind_beyond_loopback_needs_a_password(tmp_path: Path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("tabs: []\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_PASSWORD"}
+    result = CliRunner(env=env).invoke(
+        cli, ["--config", str(config), "--db", str(tmp_path / "db"), "run", "--host", "0.0.0.0"]
+    )
+    assert result.exit_code == 1
+    assert "AGGREGATOR_PASSWORD" in result.output
