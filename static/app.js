@@ -261,6 +261,9 @@
     if (event.ctrlKey || event.metaKey || event.altKey || typingIn(event.target)) {
       return;
     }
+    if (document.querySelector("dialog[open]")) {
+      return; /* a modal panel (forward.js) owns the keyboard while it is open */
+    }
     if (pendingG) {
       pendingG = false;
       if (/^[0-9]$/.test(event.key)) {

@@ -1,9 +1,11 @@
 """The dashboard: the Flask application factory, its security envelope and its server.
 
-Owns: ``create_app()`` (settings, secret key, storage and config wiring, security
-headers, language choice, error pages), ``check_bind_allowed()`` (refuse to expose an
-unprotected dashboard) and ``serve()`` (waitress). Pages live in ``views``, state
-changes in ``actions``, the JSON API in ``api``, login in ``auth``, words in ``i18n``.
+Owns: ``create_app()`` (settings, secret key, storage, config and forwarder wiring,
+security headers, language choice, error pages), ``check_bind_allowed()`` (refuse to
+expose an unprotected dashboard) and ``serve()`` (waitress). Pages live in ``views``,
+state changes in ``actions``, the JSON API in ``api``, login in ``auth``, words in
+``i18n``; forwarding an item to a contact in ``forwarding`` (the panel, the outbox
+actions) and ``people`` (the sent page, contacts, /api/forwards).
 
 The scheduler never starts here: a debug reloader or a multi-worker server would run
 it twice. Entry points (the CLI) start it.
@@ -26,8 +28,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 import aggregator
-from aggregator.config import ConfigSource
+from aggregator.config import ConfigSource, ContactSource
 from aggregator.errors import AggregatorError
+from aggregator.forward import Forwarder
 from aggregator.models import Config
 from aggregator.storage import Storage
 from aggregator.web import i18n
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "config/feeds.yaml"
 DEFAULT_DB = "data/aggregator.sqlite3"
+CONTACTS_FILE = "contacts.yaml"  # next to feeds.yaml unless AGGREGATOR_CONTACTS says otherwise
+OUTBOX_DIR = "outbox"  # next to the database: .eml copies while SMTP is not configured
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 -- a file name, not a secret
 
 # Every response carries these. The CSP forbids inline script and style everywhere, so
@@ -91,10 +96,21 @@ class UndoStore:
 class AggregatorState:
     """What the views reach through ``current_app.extensions["aggregator"]``."""
 
-    def __init__(self, storage: Storage, config_source: ConfigSource, password: str | None):
+    def __init__(
+        self,
+        storage: Storage,
+        config_source: ConfigSource,
+        password: str | None,
+        forwarder: Forwarder,
+        contact_source: ContactSource,
+        outbox_dir: Path,
+    ):
         self.storage = storage
         self.config_source = config_source
         self.password = password
+        self.forwarder = forwarder
+        self.contact_source = contact_source
+        self.outbox_dir = outbox_dir
         self.undo = UndoStore()
 
     @property
@@ -152,7 +168,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the dashboard. ``test_config`` overrides the environment and Flask settings.
 
     Settings: ``AGGREGATOR_CONFIG`` (feeds.yaml), ``AGGREGATOR_DB`` (SQLite file),
-    ``AGGREGATOR_PASSWORD`` (login required when set), ``AGGREGATOR_SECRET_KEY``.
+    ``AGGREGATOR_PASSWORD`` (login required when set), ``AGGREGATOR_SECRET_KEY``,
+    ``AGGREGATOR_CONTACTS`` (contacts.yaml; default: next to feeds.yaml),
+    ``AGGREGATOR_SMTP_PASSWORD`` (read by the forwarder; only for previews here: the
+    scheduler, not the dashboard, delivers mail).
     """
     overrides = dict(test_config or {})
 
@@ -162,6 +181,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config_path = str(setting("AGGREGATOR_CONFIG", DEFAULT_CONFIG))
     db_path = Path(setting("AGGREGATOR_DB", DEFAULT_DB))
     password = setting("AGGREGATOR_PASSWORD") or None
+    contacts_path = Path(setting("AGGREGATOR_CONTACTS") or Path(config_path).parent / CONTACTS_FILE)
+    smtp_password = setting("AGGREGATOR_SMTP_PASSWORD") or None
     secret = overrides.pop("SECRET_KEY", None) or setting("AGGREGATOR_SECRET_KEY")
 
     app = Flask(
@@ -187,19 +208,29 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db_path.parent.mkdir(parents=True, exist_ok=True)
     storage = Storage(db_path)
-    app.extensions["aggregator"] = AggregatorState(storage, ConfigSource(config_path), password)
+    config_source = ConfigSource(config_path)
+    contact_source = ContactSource(contacts_path)
+    outbox_dir = db_path.parent / OUTBOX_DIR
+    forwarder = Forwarder(
+        storage, config_source, contact_source, outbox_dir=outbox_dir, password=smtp_password
+    )
+    app.extensions["aggregator"] = AggregatorState(
+        storage, config_source, password, forwarder, contact_source, outbox_dir
+    )
 
     _install_hooks(app)  # first: the language is known before the CSRF check may fail
     csrf.init_app(app)
     _install_error_pages(app)
 
-    from aggregator.web import actions, api, auth, filters, views
+    from aggregator.web import actions, api, auth, filters, forwarding, people, views
 
     filters.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(forwarding.bp)
+    app.register_blueprint(people.bp)
     return app
 
 
@@ -211,6 +242,7 @@ def _install_hooks(app: Flask) -> None:
         if request.endpoint != "static":
             # Cheap (a stat of the file): keeps the error banner current with hand edits.
             state().config_source.refresh()
+            state().contact_source.refresh()
 
     @app.after_request
     def _after(response: Any) -> Any:

@@ -28,6 +28,7 @@ SHORTCUTS: list[tuple[tuple[str, ...], str]] = [
     (("m",), "Toggle read / unread"),
     (("s",), "Star or unstar"),
     (("/",), "Focus the search box"),
+    (("f",), "Send to a contact (“This might interest someone”)"),
     (("g", "N"), "Go to tab number N (0: all)"),
     (("?",), "Show this help"),
 ]

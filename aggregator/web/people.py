@@ -1,0 +1,243 @@
+"""Who gets what: the « Envoyés » page, the contacts list and one page per contact,
+adding and editing contacts, and the read-only JSON list ``/api/forwards``.
+
+Contacts are the person's own words in contacts.yaml: the forms here go through
+``Forwarder.add_contact``, which rewrites the file round-trip (comments and order
+kept, atomic) and raises ``ConfigError`` with every problem when the result would be
+invalid; those problems are shown as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from aggregator.errors import ConfigError, NotFound
+from aggregator.models import Contact, Forward
+from aggregator.web import safe_next, state, wants_json
+from aggregator.web.i18n import gettext as _
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("people", __name__)
+
+SENT_PAGE = 100
+API_DEFAULT_LIMIT = 50
+API_MAX_LIMIT = 200
+STATES = ("queued", "sending", "sent", "failed", "cancelled")
+MAX_INTERESTS_TEXT = 2000
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat().replace("+00:00", "Z") if when else None
+
+
+def contact_json(c: Contact) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "email": c.email,
+        "interests": list(c.interests),
+        "language": c.language,
+    }
+
+
+def forward_json(f: Forward) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "batch": f.batch,
+        "entry_id": f.entry_id,
+        "entry_title": f.entry_title,
+        "entry_link": f.entry_link,
+        "feed_title": f.feed_title,
+        "contact": {"name": f.contact_name, "email": f.contact_email},
+        "note": f.note,
+        "state": f.state,
+        "created_at": _iso(f.created_at),
+        "send_after": _iso(f.send_after),
+        "attempts": f.attempts,
+        "next_attempt": _iso(f.next_attempt),
+        "last_error": f.last_error,
+        "sent_at": _iso(f.sent_at),
+        "message_id": f.message_id,
+    }
+
+
+def _before_id() -> int | None:
+    text = request.args.get("before", "")
+    if not text:
+        return None
+    if not text.isdigit():
+        abort(400, _("This page link is invalid or too old: start again from the first page."))
+    return int(text)
+
+
+# --- pages -------------------------------------------------------------------------
+
+
+@bp.get("/sent")
+def sent() -> Any:
+    """Every forward, newest first: date, contact, note, state, the server's reason."""
+    forwards = state().forwarder.sent(limit=SENT_PAGE, before_id=_before_id())
+    older = forwards[-1].id if len(forwards) == SENT_PAGE else None
+    return render_template(
+        "sent.html", title=_("Sent"), current_tab=None, forwards=forwards, older=older
+    )
+
+
+def _contacts_page(status: int = 200, **extra: Any) -> Any:
+    st = state()
+    contacts = sorted(st.forwarder.contacts, key=lambda c: c.name.casefold())
+    context = {
+        "title": _("Contacts"),
+        "current_tab": None,
+        "contacts": contacts,
+        "contacts_error": st.contact_source.error,
+        "contacts_path": str(st.contact_source.path),
+        "problems": [],
+        "form": {},
+        **extra,
+    }
+    return render_template("contacts.html", **context), status
+
+
+@bp.get("/contacts")
+def contacts() -> Any:
+    return _contacts_page()
+
+
+@bp.get("/contacts/<path:email>")
+def contact(email: str) -> Any:
+    """What was sent to one person, and « Pour Camille »: recent items that match
+    their interests and were not sent to them yet."""
+    try:
+        person, forwards, items = state().forwarder.for_contact(email)
+    except NotFound:
+        abort(404, _("Unknown contact."))
+    return render_template(
+        "contact.html",
+        title=person.name,
+        current_tab=None,
+        person=person,
+        forwards=forwards,
+        items=items,
+        first_name=person.name.split()[0] if person.name.split() else person.name,
+    )
+
+
+def _interests(text: str) -> list[str]:
+    words = text[:MAX_INTERESTS_TEXT].replace("\n", ",").split(",")
+    return [" ".join(w.split()) for w in words if w.strip()]
+
+
+@bp.post("/contacts")
+def save_contact() -> Any:
+    """Add a contact (``name``, ``email``, ``interests`` comma-separated, ``language``)
+    or edit one (``original_email``). From the forward panel (``entry``), a new
+    contact comes back chosen as a recipient."""
+    form = request.form
+    name = " ".join(form.get("name", "").split())
+    email = form.get("email", "").strip()
+    original = form.get("original_email") or None
+    entry = form.get("entry", "")
+    problems: list[str] = []
+    if not name:
+        problems.append(_("Give the contact a name."))
+    if not email:
+        problems.append(_("Give the contact an email address."))
+    language = form.get("language", "fr")
+    if language not in ("fr", "en"):
+        language = "fr"
+    saved: Contact | None = None
+    if not problems:
+        try:
+            saved = state().forwarder.add_contact(
+                name,
+                email,
+                _interests(form.get("interests", "")),
+                language,
+                original_email=original,
+            )
+        except ConfigError as e:
+            problems = [p.message for p in e.problems] or [str(e)]
+        except NotFound:
+            abort(404, _("Unknown contact."))
+    if saved is None:
+        lead = _("This contact could not be saved:")
+        if wants_json():
+            return jsonify({"error": lead, "problems": problems, "status": 400}), 400
+        if entry.isdigit():
+            from aggregator.web.forwarding import _entry_or_404, render_panel
+
+            return render_panel(
+                _entry_or_404(int(entry)),
+                chosen=form.getlist("to"),
+                note=form.get("note"),
+                errors=[lead, *problems],
+                status=400,
+            )
+        return _contacts_page(400, problems=problems, form=form, editing=original)
+    if wants_json():
+        return jsonify({"contact": contact_json(saved)}), 200 if original else 201
+    if original:
+        flash(_("Contact saved: %(name)s.", name=saved.name), "info")
+    else:
+        flash(_("Contact added: %(name)s.", name=saved.name), "info")
+    if entry.isdigit():
+        # Back to the panel without JavaScript, the new contact chosen, the note kept.
+        query = [("to", e) for e in [*form.getlist("to"), saved.email]]
+        if "note" in form:
+            query.append(("note", form.get("note", "")))
+        query.append(("next", safe_next(form.get("next"), "/")))
+        target = url_for("forwarding.panel", entry_id=int(entry)) + "?" + urlencode(query)
+        return redirect(target)
+    return redirect(safe_next(form.get("next"), url_for("people.contacts")))
+
+
+# --- JSON --------------------------------------------------------------------------
+
+
+@bp.get("/api/forwards")
+def api_forwards() -> Any:
+    """Read-only. Filters: ``entry`` (id), ``contact`` (address), ``state``;
+    newest first, ``limit`` (1-200, default 50) and ``before`` (an id) to page."""
+    forwarder = state().forwarder
+    wanted = request.args.get("state") or None
+    if wanted is not None and wanted not in STATES:
+        abort(400, f"state must be one of {', '.join(STATES)}")
+    text = request.args.get("limit", "")
+    if text and (not text.isdigit() or not 1 <= int(text) <= API_MAX_LIMIT):
+        abort(400, f"limit must be an integer from 1 to {API_MAX_LIMIT}")
+    limit = int(text) if text else API_DEFAULT_LIMIT
+    before = _before_id()
+    entry = request.args.get("entry", "")
+    email = request.args.get("contact", "")
+    paged = False
+    if entry:
+        if not entry.isdigit():
+            abort(400, "entry must be an entry id")
+        rows = forwarder.history(int(entry))
+    elif email:
+        try:
+            _person, rows, _items = forwarder.for_contact(email)
+        except NotFound:
+            abort(404, _("Unknown contact."))
+    else:
+        rows = forwarder.sent(limit=limit, before_id=before)
+        paged = True
+    if not paged:
+        rows = sorted(rows, key=lambda f: f.id, reverse=True)
+        if before is not None:
+            rows = [f for f in rows if f.id < before]
+        more = len(rows) > limit
+        rows = rows[:limit]
+    else:
+        more = len(rows) == limit
+    next_before = rows[-1].id if rows and more else None
+    if wanted:
+        # After paging, so "before" stays right; a page may hold fewer rows.
+        rows = [f for f in rows if f.state == wanted]
+    return jsonify({"forwards": [forward_json(f) for f in rows], "next_before": next_before})
