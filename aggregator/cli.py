@@ -17,7 +17,8 @@ import click
 from aggregator import __version__
 from aggregator.config import ConfigSource, load_config, load_contacts, summarize
 from aggregator.errors import AggregatorError, ConfigError, ConfigProblem
-from aggregator.models import Config, EntryView, FeedState, Forward
+from aggregator.export import entry_json, feed_json, forward_json, iso
+from aggregator.models import Config, EntryView, Forward
 from aggregator.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,6 @@ DEFAULT_DB = "data/aggregator.sqlite3"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
 
 
 @dataclass
@@ -207,23 +204,6 @@ def fetch(paths: Paths, feed_url: str | None, processes: int | None) -> None:
         storage.close()
 
 
-def entry_json(e: EntryView) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "feed_url": e.feed_url,
-        "feed_title": e.feed_title,
-        "tab": e.tab,
-        "title": e.title,
-        "link": e.link,
-        "author": e.author,
-        "published": iso(e.published),
-        "summary": e.summary,
-        "read": e.read,
-        "starred": e.starred,
-        "enclosures": [{"url": x.url, "type": x.type, "length": x.length} for x in e.enclosures],
-    }
-
-
 @cli.command("list")
 @click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--tab", help="Only this tab.")
@@ -246,7 +226,11 @@ def list_(paths: Paths, limit: int, tab: str | None, unread: bool, as_json: bool
     finally:
         storage.close()
     if as_json:
-        click.echo(json.dumps([entry_json(e) for e in entries], ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                [entry_json(e, content=False) for e in entries], ensure_ascii=False, indent=2
+            )
+        )
         return
     for e in entries:
         mark = "*" if e.starred else ("•" if not e.read else " ")
@@ -254,24 +238,6 @@ def list_(paths: Paths, limit: int, tab: str | None, unread: bool, as_json: bool
         click.echo(f"{mark} {e.id:>7} {when}  [{e.feed_title}] {e.title}")
         if e.link:
             click.echo(f"{'':>27}{e.link}")
-
-
-def feed_json(f: FeedState) -> dict[str, Any]:
-    return {
-        "url": f.url,
-        "title": f.display_title,
-        "tab": f.tab,
-        "last_fetch": iso(f.last_fetch),
-        "last_success": iso(f.last_success),
-        "status": f.last_status,
-        "error_code": f.last_error_code,
-        "last_error": f.last_error,
-        "consecutive_errors": f.consecutive_errors,
-        "next_check": iso(f.next_check),
-        "moved_to": f.moved_to,
-        "entries": f.entry_count,
-        "unread": f.unread_count,
-    }
 
 
 @cli.command()
@@ -443,28 +409,6 @@ def open_forwarder(paths: Paths, storage: Storage, source: ConfigSource | None =
         ContactSource(paths.contacts_file),
         outbox_dir=paths.outbox_dir,
     )
-
-
-def forward_json(f: Forward) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "batch": f.batch,
-        "entry_id": f.entry_id,
-        "entry_title": f.entry_title,
-        "entry_link": f.entry_link,
-        "feed_title": f.feed_title,
-        "contact_name": f.contact_name,
-        "contact_email": f.contact_email,
-        "note": f.note,
-        "state": f.state,
-        "created_at": iso(f.created_at),
-        "send_after": iso(f.send_after),
-        "attempts": f.attempts,
-        "next_attempt": iso(f.next_attempt),
-        "last_error": f.last_error,
-        "sent_at": iso(f.sent_at),
-        "message_id": f.message_id,
-    }
 
 
 def _echo_forward(f: Forward) -> None:

@@ -87,8 +87,9 @@ def test_fetch_list_status(setup):
 
     status = json.loads(invoke("status", "--json").output)
     rows = {r["url"]: r for r in status["feeds"]}
-    assert rows[good]["status"] == 304 and rows[good]["entries"] == 1  # the last poll
-    assert rows[bad]["error_code"] == "server_error" and rows[bad]["consecutive_errors"] == 1
+    assert rows[good]["last_status"] == 304 and rows[good]["entry_count"] == 1  # the last poll
+    assert rows[bad]["last_error_code"] == "server_error"
+    assert rows[bad]["consecutive_errors"] == 1
     assert status["config_errors"] == []
 
 

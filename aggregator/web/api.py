@@ -6,13 +6,13 @@ Errors are JSON too: ``{"error": "...", "status": 404}``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
 
 from aggregator.errors import NotFound
-from aggregator.models import EntryView, FeedState
+from aggregator.export import entry_json, feed_json
+from aggregator.models import FeedState
 from aggregator.web import i18n, state
 from aggregator.web.i18n import gettext as _
 from aggregator.web.views import MAX_QUERY, bad_cursor, flag, known_tab
@@ -23,50 +23,10 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat().replace("+00:00", "Z") if when else None
-
-
-def entry_json(e: EntryView) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": e.id,
-        "feed_url": e.feed_url,
-        "feed_title": e.feed_title,
-        "tab": e.tab,
-        "title": e.title,
-        "link": e.link,
-        "author": e.author,
-        "published": _iso(e.published),
-        "summary": e.summary,
-        "read": e.read,
-        "starred": e.starred,
-        "content_html": e.content_html,  # sanitized at ingest
-        "enclosures": [{"url": x.url, "type": x.type, "length": x.length} for x in e.enclosures],
-    }
-    if e.snippet is not None:
-        data["snippet"] = e.snippet
+def _feed_json(f: FeedState) -> dict[str, Any]:
+    data = feed_json(f)
+    data["error_text"] = i18n.error_sentence(f.last_error_code) if f.last_error_code else None
     return data
-
-
-def feed_json(f: FeedState) -> dict[str, Any]:
-    return {
-        "url": f.url,
-        "title": f.display_title,
-        "tab": f.tab,
-        "active": f.active,
-        "site_link": f.site_link,
-        "last_fetch": _iso(f.last_fetch),
-        "last_success": _iso(f.last_success),
-        "last_status": f.last_status,
-        "last_error_code": f.last_error_code,
-        "last_error": f.last_error,
-        "error_text": i18n.error_sentence(f.last_error_code) if f.last_error_code else None,
-        "consecutive_errors": f.consecutive_errors,
-        "next_check": _iso(f.next_check),
-        "moved_to": f.moved_to,
-        "entry_count": f.entry_count,
-        "unread_count": f.unread_count,
-    }
 
 
 def _limit() -> int:
@@ -127,4 +87,4 @@ def entry(entry_id: int) -> Any:
 def feeds() -> Any:
     """Every feed's status row, inactive ones (removed from feeds.yaml) included."""
     rows = state().storage.feeds(include_inactive=True)
-    return jsonify({"feeds": [feed_json(f) for f in rows]})
+    return jsonify({"feeds": [_feed_json(f) for f in rows]})

@@ -36,6 +36,7 @@ from flask import (
 )
 
 from aggregator.errors import AggregatorError, NotFound
+from aggregator.export import forward_json
 from aggregator.forward import (
     DEFAULT_NOTE,
     NOTE_MAX,
@@ -386,8 +387,6 @@ def send(entry_id: int) -> Any:
         "Sending to %(names)s in %(n)s s.", names=", ".join(short_names(names)), n=UNDO_SECONDS
     )
     if wants_json():
-        from aggregator.web.people import forward_json
-
         sent_to = forwarder.sent_to_by_entry([entry.id]).get(entry.id, [])
         return jsonify(
             {
@@ -447,8 +446,6 @@ def retry(forward_id: int) -> Any:
         abort(400, _("Only a failed email can be retried."))
     message = _("Trying again: the email is back in the queue.")
     if wants_json():
-        from aggregator.web.people import forward_json
-
         return jsonify({"forward": forward_json(forward), "message": message})
     flash(message, "info")
     return redirect(safe_next(request.form.get("next"), url_for("people.sent")))

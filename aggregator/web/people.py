@@ -10,14 +10,14 @@ invalid; those problems are shown as they are.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from aggregator.errors import ConfigError, NotFound
-from aggregator.models import Contact, Forward
+from aggregator.export import contact_json, forward_json
+from aggregator.models import Contact
 from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
 
@@ -30,40 +30,6 @@ API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 200
 STATES = ("queued", "sending", "sent", "failed", "cancelled")
 MAX_INTERESTS_TEXT = 2000
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat().replace("+00:00", "Z") if when else None
-
-
-def contact_json(c: Contact) -> dict[str, Any]:
-    return {
-        "name": c.name,
-        "email": c.email,
-        "interests": list(c.interests),
-        "language": c.language,
-    }
-
-
-def forward_json(f: Forward) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "batch": f.batch,
-        "entry_id": f.entry_id,
-        "entry_title": f.entry_title,
-        "entry_link": f.entry_link,
-        "feed_title": f.feed_title,
-        "contact": {"name": f.contact_name, "email": f.contact_email},
-        "note": f.note,
-        "state": f.state,
-        "created_at": _iso(f.created_at),
-        "send_after": _iso(f.send_after),
-        "attempts": f.attempts,
-        "next_attempt": _iso(f.next_attempt),
-        "last_error": f.last_error,
-        "sent_at": _iso(f.sent_at),
-        "message_id": f.message_id,
-    }
 
 
 def _before_id() -> int | None:
