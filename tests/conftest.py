@@ -23,3 +23,66 @@ def smtp() -> Iterator["SmtpServer"]:  # noqa: F821 - imported below, to append 
 
     with SmtpServer() as server:
         yield server
+
+
+# --- real headless Chromium (Debian's package, driven by Playwright) -----------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google's
+# hosts, which this sandbox refuses; --no-sandbox because CI runs as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Records CSP violations before any page script runs.
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+
+
+def require_browser() -> None:
+    """Skip (saying why) when Chromium or Playwright is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make chromium` (apt-get install chromium) first")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright for Python is not installed (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh French-speaking page that records dialogs, page errors and console lines
+    in ``page.events`` (dialogs are dismissed so a payload's alert() cannot block)."""
+    context = browser.new_context(
+        locale="fr-FR", viewport={"width": 1200, "height": 900}, color_scheme="light"
+    )
+    context.add_init_script(WATCH_CSP)
+    pg = context.new_page()
+    pg.set_default_timeout(5000)
+    pg.events = {"dialogs": [], "errors": [], "console": []}
+    pg.on("dialog", lambda d: (pg.events["dialogs"].append(d.message), d.dismiss()))
+    pg.on("pageerror", lambda e: pg.events["errors"].append(str(e)))
+    pg.on("console", lambda m: pg.events["console"].append(f"{m.type}: {m.text}"))
+    yield pg
+    context.close()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, require_browser
 
 from aggregator.models import Entry
 from aggregator.sanitize import html_to_text, sanitize_html
@@ -23,7 +24,6 @@ from aggregator.web import create_app, serve
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
 NEWS = "https://news.example.org/feed.xml"
@@ -57,12 +57,6 @@ HOSTILE_HTML = """
 RAW_TITLE = "<script>window.__pwned='title';alert('title')</script><img src=x onerror=alert(1)>"
 
 # Records CSP violations before any page script runs.
-WATCH_CSP = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
 
 
 def _entry(feed: str, n: int, published: datetime, base: str, **kw) -> Entry:
@@ -85,12 +79,7 @@ def _entry(feed: str, n: int, published: datetime, base: str, **kw) -> Entry:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[dict]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make chromium` (apt-get install chromium) first")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("playwright for Python is not installed (pip install -e '.[dev]')")
+    require_browser()
     tmp = tmp_path_factory.mktemp("browser")
     (tmp / "feeds.yaml").write_text(FEEDS_YAML, encoding="utf-8")
     app = create_app(
@@ -128,43 +117,6 @@ def live(tmp_path_factory) -> Iterator[dict]:
     server.close()
     thread.join(timeout=5)
     st.close()
-
-
-@pytest.fixture(scope="module")
-def browser(live) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live):
-    context = browser.new_context(
-        locale="fr-FR", viewport={"width": 1200, "height": 900}, color_scheme="light"
-    )
-    context.add_init_script(WATCH_CSP)
-    page = context.new_page()
-    page.set_default_timeout(5000)
-    page.events = {"dialogs": [], "errors": [], "console": []}
-    page.on("dialog", lambda d: (page.events["dialogs"].append(d.message), d.dismiss()))
-    page.on("pageerror", lambda e: page.events["errors"].append(str(e)))
-    page.on("console", lambda m: page.events["console"].append(f"{m.type}: {m.text}"))
-    yield page
-    context.close()
 
 
 def assert_nothing_ran(page) -> None:

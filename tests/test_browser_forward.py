@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import require_browser
 from smtpserver import SmtpServer
-from test_browser import BLOG, CHROMIUM, NEWS, OUTPUT, TECH, WATCH_CSP, _entry
+from test_browser import BLOG, NEWS, OUTPUT, TECH, _entry
 
 from aggregator.forward import UNDO_SECONDS
 from aggregator.web import create_app, serve
@@ -64,12 +65,7 @@ settings:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[dict]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make chromium` (apt-get install chromium) first")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("playwright for Python is not installed (pip install -e '.[dev]')")
+    require_browser()
     tmp = tmp_path_factory.mktemp("browser-forward")
     with SmtpServer() as smtp:
         (tmp / "feeds.yaml").write_text(feeds_yaml(smtp), encoding="utf-8")
@@ -114,42 +110,6 @@ def live(tmp_path_factory) -> Iterator[dict]:
             server.close()
             thread.join(timeout=5)
         st.close()
-
-
-@pytest.fixture(scope="module")
-def browser(live) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live):
-    context = browser.new_context(
-        locale="fr-FR", viewport={"width": 1200, "height": 900}, color_scheme="light"
-    )
-    context.add_init_script(WATCH_CSP)
-    page = context.new_page()
-    page.set_default_timeout(5000)
-    page.events = {"errors": [], "console": []}
-    page.on("pageerror", lambda e: page.events["errors"].append(str(e)))
-    page.on("console", lambda m: page.events["console"].append(f"{m.type}: {m.text}"))
-    yield page
-    context.close()
 
 
 def assert_clean(page) -> None:
