@@ -196,3 +196,9 @@ def test_bind_beyond_loopback_needs_a_password(tmp_path: Path):
     )
     assert result.exit_code == 1
     assert "AGGREGATOR_PASSWORD" in result.output
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in cli.commands if f"`aggregator {name}" not in readme]
+    assert missing == [], f"commands missing from README.md: {missing}"
