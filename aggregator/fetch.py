@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import http
 import http.client
 import ipaddress
+import itertools
 import logging
 import socket
 import ssl
@@ -154,15 +156,13 @@ class _Deadline:
     file descriptor belonging to someone else.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, watchdog: _Watchdog) -> None:
         self.expires = time.monotonic() + seconds
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self.fired = False
-        self._done = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self.done = False
+        watchdog.add(self)
 
     def remaining(self) -> float:
         return max(0.0, self.expires - time.monotonic())
@@ -173,16 +173,16 @@ class _Deadline:
         except OSError:  # already closed
             return
         with self._lock:
-            if not self._done:
+            if not self.done:
                 self._sockets.append(dup)
                 if self.fired:
                     _shutdown(dup)
                 return
         dup.close()
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.fired = True
             for sock in self._sockets:
@@ -190,13 +190,60 @@ class _Deadline:
 
     def finish(self) -> bool:
         """Stop watching; True when the deadline fired (the fetch must fail)."""
-        self._timer.cancel()
         with self._lock:
-            self._done = True
+            self.done = True
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
             sock.close()
         return self.fired
+
+
+class _Watchdog:
+    """One thread fires every deadline of a Fetcher, in expiry order.
+
+    A threading.Timer per fetch started (and tore down) a thread for every poll,
+    which was most of the CPU of a warm refresh where every feed answers 304
+    (benchmarks/ingest.py). Finished deadlines stay in the heap until they reach the
+    top; firing one is then a no-op.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-deadlines", daemon=True
+                )
+                self._thread.start()
+            heapq.heappush(self._heap, (deadline.expires, next(self._seq), deadline))
+            if self._heap[0][2] is deadline:  # the new earliest: re-arm the wait
+                self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                expires, _, deadline = self._heap[0]
+                wait = expires - time.monotonic()
+                if deadline.done or wait <= 0:
+                    heapq.heappop(self._heap)
+                    deadline.fire()  # takes only the deadline's own lock
+                else:
+                    self._cond.wait(wait)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._heap.clear()
+            self._cond.notify()
 
 
 def _shutdown(sock: socket.socket) -> None:
@@ -341,6 +388,7 @@ class Fetcher:
         self._sessions: dict[threading.Thread, requests.Session] = {}
         self._local = threading.local()
         self._closed = False
+        self._watchdog = _Watchdog()
 
     # -- sessions --
 
@@ -375,6 +423,7 @@ class Fetcher:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
+        self._watchdog.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -398,7 +447,7 @@ class Fetcher:
         elif now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         started = time.monotonic()
-        deadline = _Deadline(self.timeout)
+        deadline = _Deadline(self.timeout, self._watchdog)
         _local.context = _Context(deadline, self.allow_private_networks, self.allowed_networks)
         try:
             result = self._fetch(url, etag, last_modified, now, deadline)
@@ -474,7 +523,8 @@ class Fetcher:
                 headers = {
                     name.lower(): value
                     for name, value in response.headers.items()
-                    if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+                    if name.lower()
+                    not in ("content-encoding", "content-length", "transfer-encoding")
                 }
                 final_url = prepared.url or current
                 moved_to = final_url if hops and permanent else None
@@ -483,6 +533,9 @@ class Fetcher:
                     # does not, the ones we sent are still the valid ones.
                     etag = headers.get("etag") or etag
                     last_modified = headers.get("last-modified") or last_modified
+                    # Read the (empty) body so the connection goes back to the pool
+                    # instead of being closed: keep-alive makes a warm refresh cheap.
+                    _ = response.content
                     body = None
                 elif status in (200, 203):  # 203: a transforming proxy's 200
                     status, body = 200, self._read_body(url, response)
