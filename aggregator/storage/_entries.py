@@ -41,7 +41,15 @@ PURGE_PAUSE = 0.1
 # HTML-escaping (see _search.py); they are removed from stored titles and summaries
 # so that the only markup in a snippet is a balanced <mark>...</mark>.
 SNIPPET_OPEN, SNIPPET_CLOSE = "\ue000", "\ue001"
-_NO_MARKERS = str.maketrans("", "", SNIPPET_OPEN + SNIPPET_CLOSE)
+
+
+def _no_markers(text: str) -> str:
+    """Drop our snippet markers from stored text, so a feed cannot forge a <mark>.
+    str.translate walks every character (~90 µs per 2 KB accented summary); the
+    markers are Private Use Area characters that real text practically never has."""
+    if SNIPPET_OPEN in text or SNIPPET_CLOSE in text:
+        return text.replace(SNIPPET_OPEN, "").replace(SNIPPET_CLOSE, "")
+    return text
 
 
 def entry_view(row: Sequence, snippet: str | None = None) -> EntryView:
@@ -156,13 +164,13 @@ class EntriesMixin(FeedsMixin):
                     "feed_id": feed_id,
                     "tab": tab,
                     "guid": guid,
-                    "title": e.title.translate(_NO_MARKERS),
+                    "title": _no_markers(e.title),
                     "link": e.link,
                     "author": e.author,
                     "published": published,
                     "updated": opt_ts(e.updated),
                     "first_seen": ts,
-                    "summary": e.summary.translate(_NO_MARKERS),
+                    "summary": _no_markers(e.summary),
                     "content_html": e.content_html,
                     "enclosures": _dump_enclosures(e.enclosures),
                     "content_hash": content_hash,
