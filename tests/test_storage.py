@@ -277,6 +277,9 @@ def test_sync_feeds_new_removed_readded(storage):
     removed = storage.feed(B)
     assert not removed.active
     assert [f.url for f in storage.feeds(include_inactive=True)] == [A, C, B]
+    assert [f.url for f in storage.feeds(tab="News")] == [A]
+    assert [f.url for f in storage.feeds(tab="News", include_inactive=True)] == [A, B]
+    assert storage.feeds(tab="Nope") == []
     assert B not in [f.url for f in storage.due_feeds(now=later)]
 
     storage.sync_feeds([FeedConfig(A, "News"), FeedConfig(B, "Other", "Bee")], now=later)
@@ -513,12 +516,18 @@ def test_removed_feed_leaves_rivers_but_starred_stays(storage):
 
 
 def test_latest_by_feed(storage):
-    storage.upsert_entries(A, batch(A, 8, prefix="a"), now=NOW)
+    storage.upsert_entries(A, batch(A, 8, prefix="a", summary="Un résumé"), now=NOW)
     storage.upsert_entries(C, batch(C, 2, prefix="c"), now=NOW)
     widgets = storage.latest_by_feed(tab="News", per_feed=3)
     assert list(widgets) == [A, B]  # feeds.yaml order, empty feeds too
     assert [v.guid for v in widgets[A]] == ["a0", "a1", "a2"]
     assert widgets[B] == []
+    # Headlines only: everything but the long texts, as the river has it.
+    river = {v.id: v for v in storage.entries(feed_url=A)[0]}
+    for v in widgets[A]:
+        assert v.summary == "" and v.content_html == ""
+        assert river[v.id].summary and river[v.id].content_html
+        assert replace(river[v.id], summary="", content_html="") == v
 
 
 # --- search -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from websupport import (
     write_site,
 )
 
-from aggregator.web import i18n
+from aggregator.web import i18n, items
 
 
 @pytest.fixture
@@ -92,6 +92,25 @@ def test_widgets_view_is_remembered_per_tab(client):
     assert 'class="widget"' not in text(client.get("/tab/Tech"))  # per tab
     client.get("/tab/Actualit%C3%A9s?view=river")
     assert 'class="widget"' not in text(client.get("/tab/Actualit%C3%A9s"))
+
+
+def test_item_links_point_at_their_own_entry(client):
+    """Per-entry URLs are built once per page around a placeholder id (items.MARK):
+    each item's links must still name its own entry, even when the page's own URL, which
+    they carry back in ``next``, happens to contain the placeholder."""
+    for url in ["/", f"/?x={items.MARK}"]:
+        page = text(client.get(url))
+        ids = re.findall(r'<article class="entry[^"]*" id="entry-(\d+)"', page)
+        assert len(ids) == 7
+        for n in ids:
+            item = page[page.index(f'id="entry-{n}"') :]
+            item = item[: item.index("</article>")]
+            assert f'<a href="/entry/{n}" data-open' in item
+            assert f'action="/entry/{n}/read"' in item and f'action="/entry/{n}/star"' in item
+            forward = re.search(r'href="(/entry/\d+/forward\?next=[^"]*)"', item)
+            assert forward and forward.group(1).startswith(f"/entry/{n}/forward?next=/")
+            assert forward.group(1).endswith(f"%23entry-{n}")
+            assert item.count(f'name="next" value="{url}#entry-{n}"') == 2
 
 
 def test_feed_river_and_unknown_feed(client):

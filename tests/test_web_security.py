@@ -255,6 +255,9 @@ def test_small_helpers():
     assert initial(None) == "#"
     assert initial("Le Journal") == "J" and initial("L’Équipe") == "É" and initial("The") == "T"
     assert preview("mot " * 200).endswith("…") and len(preview("mot " * 200)) <= 281
+    # Only the beginning of a long summary is split, with the same result.
+    assert preview("mot" + " " * 1000 + "fin") == "mot fin"
+    assert preview("  début" + "\n" * 500 + "suite " * 100) == preview("début " + "suite " * 100)
 
 
 def test_serve_runs_waitress_until_closed(app):

@@ -133,11 +133,16 @@ class FeedsMixin(StorageBase):
                 )
         log.debug("synced %d feeds, %d removed", len(wanted), len(removed))
 
-    def feeds(self, *, include_inactive: bool = False) -> list[FeedState]:
-        where = "" if include_inactive else "WHERE active = 1"
+    def feeds(self, *, include_inactive: bool = False, tab: str | None = None) -> list[FeedState]:
+        """Feeds in feeds.yaml order (removed ones last); ``tab`` keeps one tab's."""
+        conditions = [] if include_inactive else ["active = 1"]
+        if tab is not None:
+            conditions.append("tab = :tab")
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._query() as db:
             rows = db.execute(
-                f"SELECT {_FEED_COLUMNS} FROM feeds {where} ORDER BY active DESC, position, id"  # noqa: S608
+                f"SELECT {_FEED_COLUMNS} FROM feeds {where} ORDER BY active DESC, position, id",  # noqa: S608
+                {"tab": tab},
             ).fetchall()
         return [_feed_state(r) for r in rows]
 

@@ -222,9 +222,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     _install_error_pages(app)
 
-    from aggregator.web import actions, api, auth, filters, forwarding, people, views
+    from aggregator.web import actions, api, auth, filters, forwarding, items, people, views
 
     filters.install(app)
+    items.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(actions.bp)

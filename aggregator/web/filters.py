@@ -59,7 +59,11 @@ def initial(title: str | None) -> str:
 
 def preview(text: str | None, limit: int = PREVIEW_CHARS) -> str:
     """A short plain-text preview, cut at a word boundary."""
-    text = " ".join((text or "").split())
+    text = text or ""
+    # Summaries can be whole articles: split only their beginning, unless it collapses
+    # (runs of spaces) to no more than the limit. Either way the result is the same.
+    head = " ".join(text[: 2 * limit].split())
+    text = head if len(head) > limit else " ".join(text.split())
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]

@@ -333,7 +333,7 @@ def absolute_date(when: datetime, lang: str | None = None, *, with_time: bool = 
     if not with_time:
         return day
     sep = " à " if lang == "fr" else ", "
-    return f"{day}{sep}{when:%H:%M} UTC"
+    return f"{day}{sep}{when.hour:02d}:{when.minute:02d} UTC"  # not strftime: 4x slower
 
 
 def relative_date(when: datetime, now: datetime, lang: str | None = None) -> str:

@@ -117,7 +117,7 @@ def tab(name: str) -> Any:
 
 def widgets(name: str) -> Any:
     st = state()
-    feeds = [f for f in st.storage.feeds() if f.tab == name]
+    feeds = st.storage.feeds(tab=name)
     latest = st.storage.latest_by_feed(tab=name, per_feed=WIDGET_HEADLINES)
     shown = [e for entries in latest.values() for e in entries]
     return render_template(
