@@ -133,8 +133,9 @@ def _connect(path: str) -> sqlite3.Connection:
         db.execute("PRAGMA temp_store = MEMORY")
         # KiB, per connection, and there is one connection per thread (4 waitress
         # threads + the scheduler's): 16 MB each put the dashboard over its 150 MB
-        # memory target; the OS page cache holds the hot pages anyway.
-        db.execute("PRAGMA cache_size = -4000")
+        # memory target; 8 MB keeps widgets' 500 row lookups warm at ~100 MB peak
+        # (benchmarks/dashboard.py), and the OS page cache holds the rest.
+        db.execute("PRAGMA cache_size = -8000")
     except BaseException:
         db.close()
         raise
