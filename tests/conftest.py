@@ -1,5 +1,7 @@
 """Shared fixtures. Module-specific fixtures live in their test modules."""
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,3 +88,23 @@ def page(browser):
     pg.on("console", lambda m: pg.events["console"].append(f"{m.type}: {m.text}"))
     yield pg
     context.close()
+
+
+# --- TLS: a self-signed certificate for the HTTPS feed server and the SMTP server ------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (needs the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

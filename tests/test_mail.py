@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import email
-import shutil
 import ssl
-import subprocess
 from datetime import UTC, datetime
 from email import policy
-from pathlib import Path
 
 import pytest
 from smtpserver import SmtpServer
@@ -263,21 +260,6 @@ def test_username_without_password_is_a_temporary_configuration_problem(smtp):
 # --- TLS and authentication ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (needs the openssl command)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "ssl"])
