@@ -10,6 +10,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -571,6 +572,70 @@ def mail_test(paths: Paths, address: str) -> None:
     mail = config.settings.mail
     assert mail is not None
     click.echo(f"sent to {address} through {mail.host}:{mail.port}; the server answered: {reply}")
+
+
+# --- OPML (moving from Netvibes or another reader) --------------------------------
+
+
+@cli.command("import-opml")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
+@click.pass_obj
+def import_opml(paths: Paths, file: str, dry_run: bool) -> None:
+    """Add the feeds of an OPML FILE (e.g. a Netvibes export) to feeds.yaml.
+
+    Each group of the file becomes a tab (created if needed; nested groups go to their
+    outermost group, feeds outside any group to the tab "Importés"). Feeds already in
+    feeds.yaml are left alone; comments in feeds.yaml are kept.
+    """
+    from aggregator.config.edit import add_feeds
+    from aggregator.opml import Skipped, plan_import, read_opml
+
+    try:
+        with open(file, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise AggregatorError(f"{file}: cannot read this file: {e.strerror}") from e
+    skipped: list[Skipped] = []
+    items = read_opml(data, source=file, skipped=skipped)
+    # A missing feeds.yaml is created: importing is a natural first step.
+    config = load_config(paths.config) if os.path.exists(paths.config) else None
+    plan = plan_import(config, items, skipped)
+    for s in plan.skipped:
+        click.echo(f"skipped: {file}:{s.line}: {s.message}", err=True)
+    if dry_run:
+        for tab, url, title in plan.add:
+            click.echo(f"+ [{tab}] {title or url}  <{url}>")
+    elif plan.add:
+        add_feeds(paths.config, plan.add)
+    click.echo(("dry run: " if dry_run else "") + plan.summary(dry_run=dry_run))
+
+
+@cli.command("export-opml")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Write to this file instead of standard output.",
+)
+@click.pass_obj
+def export_opml(paths: Paths, output: str) -> None:
+    """Write the tabs and feeds of feeds.yaml as OPML 2.0 (for another reader)."""
+    from aggregator.config.yamlfile import atomic_write
+    from aggregator.opml import write_opml
+
+    config = load_config(paths.config)
+    data = write_opml(config)
+    if output == "-":
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    try:
+        atomic_write(Path(output), data.decode("utf-8"))
+    except OSError as e:
+        raise AggregatorError(f"{output}: cannot write this file: {e.strerror}") from e
+    feeds = len(config.feeds)
+    click.echo(f"{output}: {feeds} feed{'s' * (feeds != 1)} exported", err=True)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,34 +43,51 @@ _write_lock = threading.Lock()
 
 def add_feed(path: str | Path, tab: str, url: str, title: str | None = None) -> Config:
     """Append a feed to ``tab`` (created at the end if missing). Returns the new Config."""
-    url, tab = url.strip(), tab.strip()
-    title = title.strip() if title else None
-    item: Any = url
-    if title:
-        item = CommentedMap([("url", url), ("title", title)])
+    return add_feeds(path, [(tab, url, title)])
+
+
+def add_feeds(path: str | Path, items: Iterable[tuple[str, str, str | None]]) -> Config:
+    """Append several ``(tab, url, title)`` feeds in one validated atomic write.
+
+    Same rules as ``add_feed`` for each item, in order (an OPML import of 500 feeds is
+    one read, one validation and one rename instead of 500). All or nothing: if the
+    result is invalid (e.g. a URL already in the file) nothing is written.
+    """
+    cleaned = []
+    for tab, url, title in items:
+        title = title.strip() if title else None
+        cleaned.append((tab.strip(), url.strip(), title or None))
 
     def change(data: Any) -> Any:
         if data is None:
             data = CommentedMap()
-        # Nested on purpose: each level keeps the comment lines that follow it.
-        with _keeping_tail(data):
-            tabs = data.get("tabs")
-            if not isinstance(tabs, CommentedSeq):
-                data["tabs"] = tabs = CommentedSeq()
-            target = next((t for t in tabs if _same_name(t, tab)), None)
-            if target is None:
-                _append(tabs, CommentedMap([("name", tab), ("feeds", CommentedSeq([item]))]))
-                return data
-            with _keeping_tail(tabs), _keeping_tail(target):
-                feeds = target.get("feeds")
-                if not isinstance(feeds, CommentedSeq):
-                    target["feeds"] = feeds = CommentedSeq()
-                if not feeds:  # "feeds: []" becomes a block list; a written flow list stays
-                    feeds.fa.set_block_style()
-                feeds.append(item)
+        for tab, url, title in cleaned:
+            _add_one(data, tab, url, title)
         return data
 
     return _edit(path, parse_config, change)
+
+
+def _add_one(data: CommentedMap, tab: str, url: str, title: str | None) -> None:
+    item: Any = url
+    if title:
+        item = CommentedMap([("url", url), ("title", title)])
+    # Nested on purpose: each level keeps the comment lines that follow it.
+    with _keeping_tail(data):
+        tabs = data.get("tabs")
+        if not isinstance(tabs, CommentedSeq):
+            data["tabs"] = tabs = CommentedSeq()
+        target = next((t for t in tabs if _same_name(t, tab)), None)
+        if target is None:
+            _append(tabs, CommentedMap([("name", tab), ("feeds", CommentedSeq([item]))]))
+            return
+        with _keeping_tail(tabs), _keeping_tail(target):
+            feeds = target.get("feeds")
+            if not isinstance(feeds, CommentedSeq):
+                target["feeds"] = feeds = CommentedSeq()
+            if not feeds:  # "feeds: []" becomes a block list; a written flow list stays
+                feeds.fa.set_block_style()
+            feeds.append(item)
 
 
 def remove_feed(path: str | Path, url: str) -> Config:

@@ -107,6 +107,8 @@ FR: dict[str, str] = {
     # feeds page
     "Refresh": "Actualiser",
     "Refresh all": "Tout actualiser",
+    "Export (OPML)": "Exporter (OPML)",
+    "Download the tabs and feeds as an OPML file, for another reader": "Télécharger les onglets et les flux dans un fichier OPML, pour un autre lecteur",
     "Title": "Titre",
     "Address": "Adresse",
     "Tab": "Onglet",

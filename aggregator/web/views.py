@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, session
+from flask import Blueprint, Response, abort, render_template, request, session
 
 from aggregator.errors import NotFound
 from aggregator.models import EntryView
+from aggregator.opml import write_opml
 from aggregator.web import state
 from aggregator.web.i18n import gettext as _
 
@@ -199,4 +200,24 @@ def feeds() -> Any:
         title=_("Feed status"),
         current_tab=None,
         feeds=st.storage.feeds(include_inactive=True),
+    )
+
+
+@bp.get("/export.opml")
+def export_opml() -> Any:
+    """The tabs and feeds of feeds.yaml as an OPML download, for another reader.
+
+    Built from the last valid configuration, like every page; ``htmlUrl`` comes from
+    what fetching learned about each site.
+    """
+    st = state()
+    config = st.config
+    if config is None:
+        abort(503, _("The configuration file has errors."))
+    links = {f.url: f.site_link for f in st.storage.feeds() if f.site_link}
+    body = write_opml(config, title=_("Feed aggregator"), site_links=links)
+    return Response(
+        body,
+        content_type="text/x-opml; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="feeds.opml"'},
     )
