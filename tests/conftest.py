@@ -108,3 +108,29 @@ def tls_files(tmp_path_factory) -> tuple[Path, Path]:
         capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+# --- the dashboard over a seeded site (tests/websupport.py) ---------------------------
+# test_web*.py share these; a module that needs another site defines its own fixtures
+# with the same names, which take precedence.
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> dict:
+    from websupport import write_site
+
+    return write_site(tmp_path)
+
+
+@pytest.fixture
+def app(site: dict):
+    from websupport import seeded_app
+
+    app = seeded_app(site)
+    yield app
+    app.extensions["aggregator"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

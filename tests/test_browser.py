@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, require_browser
+from websupport import BLOG, NEWS, ROOT, TECH
 
 from aggregator.models import Entry
 from aggregator.sanitize import html_to_text, sanitize_html
@@ -24,11 +25,7 @@ from aggregator.web import create_app, serve
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
-NEWS = "https://news.example.org/feed.xml"
-BLOG = "https://blog.example.org/atom.xml"
-TECH = "https://tech.example.net/rss"
 
 FEEDS_YAML = f"""\
 tabs:

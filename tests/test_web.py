@@ -7,41 +7,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from websupport import (
     BLOG,
     NEWS,
     TECH,
     entry,
     entry_id,
-    seeded_app,
     storage,
     text,
     token,
-    write_site,
 )
 
 from aggregator.web import i18n, items
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> dict:
-    return write_site(tmp_path)
-
-
-@pytest.fixture
-def app(site: dict):
-    app = seeded_app(site)
-    yield app
-    app.extensions["aggregator"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
 
 # --- pages -------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ import stat
 import threading
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from websupport import (
@@ -20,11 +19,9 @@ from websupport import (
     ROOT,
     entry_id,
     make_app,
-    seeded_app,
     storage,
     text,
     token,
-    write_site,
 )
 
 from aggregator.errors import AggregatorError
@@ -32,23 +29,6 @@ from aggregator.web import check_bind_allowed, i18n, safe_next, serve
 from aggregator.web.actions import decode_ids, encode_ids
 from aggregator.web.auth import LoginLimiter
 from aggregator.web.filters import initial, preview
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> dict:
-    return write_site(tmp_path)
-
-
-@pytest.fixture
-def app(site: dict):
-    app = seeded_app(site)
-    yield app
-    app.extensions["aggregator"].close()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def test_posts_without_csrf_token_are_refused(app, client):
