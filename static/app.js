@@ -329,13 +329,9 @@
     }
   });
 
-  /* "More articles": fetch the next page and append it when the link comes near. */
-  function loadMore(link) {
-    if (link.getAttribute("data-loading")) {
-      return;
-    }
-    link.setAttribute("data-loading", "1");
-    fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+  /* GET a page of ours and parse it: a promise of a Document (rejects on HTTP errors). */
+  function fetchDocument(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("HTTP " + response.status);
@@ -343,7 +339,18 @@
         return response.text();
       })
       .then(function (html) {
-        var doc = new DOMParser().parseFromString(html, "text/html");
+        return new DOMParser().parseFromString(html, "text/html");
+      });
+  }
+
+  /* "More articles": fetch the next page and append it when the link comes near. */
+  function loadMore(link) {
+    if (link.getAttribute("data-loading")) {
+      return;
+    }
+    link.setAttribute("data-loading", "1");
+    fetchDocument(link.href)
+      .then(function (doc) {
         var river = document.querySelector("[data-river]");
         var more = doc.querySelector("[data-river]");
         if (!river || !more) {
@@ -409,6 +416,7 @@
     registerKey: registerKey,
     keys: keys,
     post: post,
+    fetchDocument: fetchDocument,
     currentItem: currentItem,
     select: select,
     toggleOpen: toggleOpen,

@@ -429,15 +429,8 @@
       dialog.showModal();
     }
     dialog.querySelector("[data-forward-close]").focus();
-    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error("HTTP " + response.status);
-        }
-        return response.text();
-      })
-      .then(function (html) {
-        var doc = new DOMParser().parseFromString(html, "text/html");
+    A.fetchDocument(url)
+      .then(function (doc) {
         var form = doc.querySelector("[data-forward-form]");
         if (!form) {
           throw new Error("no form");
