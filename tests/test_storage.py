@@ -771,3 +771,20 @@ def test_concurrent_writer_and_readers_never_see_locked(storage):
     assert stats[A] > 5 and stats[C] > 5 and stats["reads"] > 5
     assert storage.feed(A).entry_count == stats[A] * 10
     assert storage.feed(C).entry_count == stats[C] * 10
+
+
+def test_search_filters_by_feed_unread_and_starred(storage):
+    storage.upsert_entries(A, batch(A, 3, prefix="a", summary="needle"), now=NOW)
+    storage.upsert_entries(B, batch(B, 2, prefix="b", summary="needle"), now=NOW)
+    ids = {v.guid: v.id for v in storage.entries(limit=100)[0]}
+    storage.set_read([ids["a0"], ids["b0"]])
+    storage.set_starred(ids["a1"])
+
+    def guids(**kw):
+        return sorted(v.guid for v in storage.search("needle", **kw)[0])
+
+    assert guids(feed_url=A) == ["a0", "a1", "a2"]
+    assert guids(unread=True) == ["a1", "a2", "b1"]
+    assert guids(starred=True) == ["a1"]
+    assert guids(feed_url=B, unread=True) == ["b1"]
+    assert guids(feed_url="https://nowhere.example/feed") == []

@@ -353,3 +353,14 @@ def test_api_feeds(client):
     assert [f["url"] for f in feeds] == [NEWS, BLOG, TECH]
     assert feeds[0]["title"] == "Le Journal" and feeds[0]["unread_count"] == 3
     assert feeds[0]["last_fetch"] is None and feeds[0]["consecutive_errors"] == 0
+
+
+def test_api_search_applies_feed_and_unread_filters_in_storage(app, client):
+    storage(app).set_read([entry_id(app, NEWS, 2)])
+    r = client.get("/api/entries", query_string={"q": "resume", "feed": NEWS, "unread": "1"})
+    assert r.status_code == 200
+    assert [e["id"] for e in r.get_json()["entries"]] == [entry_id(app, NEWS, 3)]
+    r = client.get(
+        "/api/entries", query_string={"q": "resume", "feed": "https://nowhere.example/x"}
+    )
+    assert r.status_code == 404

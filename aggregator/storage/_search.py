@@ -66,11 +66,15 @@ class SearchMixin(EntriesMixin):
         query: str,
         *,
         tab: str | None = None,
+        feed_url: str | None = None,
+        unread: bool = False,
+        starred: bool = False,
         cursor: str | None = None,
         limit: int = 50,
     ) -> tuple[list[EntryView], str | None]:
         """Entries of active feeds matching every word, newest id first, and the next
-        cursor (None at the end). Raises ValueError for a bad cursor.
+        cursor (None at the end); optionally only one feed's, unread or starred ones.
+        Raises ValueError for a bad cursor.
 
         Each page looks at a bounded number of matches (``_WINDOWS``): with a very
         selective tab filter a page can be shorter than ``limit``, even empty, while
@@ -89,6 +93,13 @@ class SearchMixin(EntriesMixin):
         if tab is not None:
             filters.append("e.tab = :tab")
             params["tab"] = tab
+        if feed_url is not None:
+            filters.append("f.url = :feed_url")
+            params["feed_url"] = feed_url
+        if unread:
+            filters.append("NOT e.read")
+        if starred:
+            filters.append("e.starred")
         before = _NO_CURSOR
         if cursor:
             try:

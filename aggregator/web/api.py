@@ -49,16 +49,17 @@ def entries() -> Any:
     cursor = request.args.get("cursor") or None
     try:
         if query:
-            found, next_cursor = st.storage.search(query, tab=tab, cursor=cursor, limit=limit)
-            # Search has no feed / unread / starred filter in storage: applied to the
-            # page, so a page may hold fewer than `limit` items (the cursor stays right).
-            found = [
-                e
-                for e in found
-                if (feed_url is None or e.feed_url == feed_url)
-                and (not flag("unread") or not e.read)
-                and (not flag("starred") or e.starred)
-            ]
+            if feed_url is not None:
+                st.storage.feed(feed_url)  # an unknown feed is a 404, as without q
+            found, next_cursor = st.storage.search(
+                query,
+                tab=tab,
+                feed_url=feed_url,
+                unread=flag("unread"),
+                starred=flag("starred"),
+                cursor=cursor,
+                limit=limit,
+            )
         else:
             found, next_cursor = st.storage.entries(
                 tab=tab,
