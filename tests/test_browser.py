@@ -12,8 +12,10 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CHROMIUM, require_browser
@@ -74,46 +76,61 @@ def _entry(feed: str, n: int, published: datetime, base: str, **kw) -> Entry:
     return Entry(**fields)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Iterator[dict]:
-    require_browser()
-    tmp = tmp_path_factory.mktemp("browser")
-    (tmp / "feeds.yaml").write_text(FEEDS_YAML, encoding="utf-8")
+@contextmanager
+def served(folder: Path) -> Iterator[tuple[Any, str]]:
+    """The app over ``folder/feeds.yaml`` served by waitress on a free port, for the
+    browser: yields its state (storage, config...) and its base URL."""
     app = create_app(
         {
-            "AGGREGATOR_CONFIG": str(tmp / "feeds.yaml"),
-            "AGGREGATOR_DB": str(tmp / "agg.sqlite3"),
+            "AGGREGATOR_CONFIG": str(folder / "feeds.yaml"),
+            "AGGREGATOR_DB": str(folder / "agg.sqlite3"),
             "AGGREGATOR_SECRET_KEY": "browser-test",
             "AGGREGATOR_PASSWORD": None,
         }
     )
     server = serve(app, "127.0.0.1", 0, threads=4)
-    base = f"http://127.0.0.1:{server.effective_port}/"
-    st = app.extensions["aggregator"]
-    now = datetime.now(UTC)
-    st.storage.sync_feeds(st.config.feeds, now=now)
-    st.storage.upsert_entries(
-        NEWS,
-        [
-            _entry(NEWS, 1, now - timedelta(minutes=3), base, html=HOSTILE_HTML, title=RAW_TITLE),
-            _entry(NEWS, 2, now - timedelta(hours=2), base),
-            _entry(NEWS, 3, now - timedelta(days=2), base),
-        ],
-        now=now,
-    )
-    st.storage.upsert_entries(
-        BLOG, [_entry(BLOG, i, now - timedelta(hours=i * 5), base) for i in range(1, 4)], now=now
-    )
-    st.storage.upsert_entries(
-        TECH, [_entry(TECH, i, now - timedelta(hours=i * 3), base) for i in range(1, 3)], now=now
-    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    st = app.extensions["aggregator"]
     OUTPUT.mkdir(exist_ok=True)
-    yield {"base": base, "storage": st.storage}
-    server.close()
-    thread.join(timeout=5)
-    st.close()
+    try:
+        yield st, f"http://127.0.0.1:{server.effective_port}/"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        st.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[dict]:
+    require_browser()
+    tmp = tmp_path_factory.mktemp("browser")
+    (tmp / "feeds.yaml").write_text(FEEDS_YAML, encoding="utf-8")
+    with served(tmp) as (st, base):
+        now = datetime.now(UTC)
+        st.storage.sync_feeds(st.config.feeds, now=now)
+        st.storage.upsert_entries(
+            NEWS,
+            [
+                _entry(
+                    NEWS, 1, now - timedelta(minutes=3), base, html=HOSTILE_HTML, title=RAW_TITLE
+                ),
+                _entry(NEWS, 2, now - timedelta(hours=2), base),
+                _entry(NEWS, 3, now - timedelta(days=2), base),
+            ],
+            now=now,
+        )
+        st.storage.upsert_entries(
+            BLOG,
+            [_entry(BLOG, i, now - timedelta(hours=i * 5), base) for i in range(1, 4)],
+            now=now,
+        )
+        st.storage.upsert_entries(
+            TECH,
+            [_entry(TECH, i, now - timedelta(hours=i * 3), base) for i in range(1, 3)],
+            now=now,
+        )
+        yield {"base": base, "storage": st.storage}
 
 
 def assert_nothing_ran(page) -> None:

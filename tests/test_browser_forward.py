@@ -10,7 +10,6 @@ violation anywhere. The open panel is saved to test-output/forward-panel.png.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import require_browser
 from smtpserver import SmtpServer
-from test_browser import BLOG, NEWS, OUTPUT, TECH, _entry
+from test_browser import BLOG, NEWS, OUTPUT, TECH, _entry, served
 
 from aggregator.forward import UNDO_SECONDS
-from aggregator.web import create_app, serve
 
 pytestmark = pytest.mark.browser
 
@@ -70,27 +68,14 @@ def live(tmp_path_factory) -> Iterator[dict]:
     with SmtpServer() as smtp:
         (tmp / "feeds.yaml").write_text(feeds_yaml(smtp), encoding="utf-8")
         (tmp / "contacts.yaml").write_text(CONTACTS_YAML, encoding="utf-8")
-        app = create_app(
-            {
-                "AGGREGATOR_CONFIG": str(tmp / "feeds.yaml"),
-                "AGGREGATOR_DB": str(tmp / "agg.sqlite3"),
-                "AGGREGATOR_SECRET_KEY": "browser-test",
-                "AGGREGATOR_PASSWORD": None,
-            }
-        )
-        server = serve(app, "127.0.0.1", 0, threads=4)
-        base = f"http://127.0.0.1:{server.effective_port}/"
-        st = app.extensions["aggregator"]
-        now = datetime.now(UTC)
+        with served(tmp) as (st, base):
+            now = datetime.now(UTC)
 
-        def item(feed: str, n: int, published: datetime, **kw) -> object:
-            # one link each: the panel's memory also matches items by their link
-            link = f"{base}static/favicon.svg?{feed.split('/')[2]}-{n}"
-            return _entry(feed, n, published, base, link=link, **kw)
+            def item(feed: str, n: int, published: datetime, **kw) -> object:
+                # one link each: the panel's memory also matches items by their link
+                link = f"{base}static/favicon.svg?{feed.split('/')[2]}-{n}"
+                return _entry(feed, n, published, base, link=link, **kw)
 
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
             st.storage.sync_feeds(st.config.feeds, now=now)
             doc = item(
                 NEWS,
@@ -104,12 +89,7 @@ def live(tmp_path_factory) -> Iterator[dict]:
                 BLOG, [item(BLOG, i, now - timedelta(hours=2 + i)) for i in (1, 2)], now=now
             )
             st.storage.upsert_entries(TECH, [item(TECH, 1, now - timedelta(hours=5))], now=now)
-            OUTPUT.mkdir(exist_ok=True)
             yield {"base": base, "state": st, "smtp": smtp}
-        finally:
-            server.close()
-            thread.join(timeout=5)
-        st.close()
 
 
 def assert_clean(page) -> None:
