@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from aggregator import parse, sanitize
 from aggregator.config import ConfigSource, summarize
-from aggregator.errors import FeedError, ParseError
+from aggregator.errors import ConfigError, FeedError, ParseError
 from aggregator.fetch import Fetcher
 from aggregator.models import (
     Config,
@@ -437,14 +437,15 @@ class Worker:
         config = config_source.config
         self.updater = Updater(storage, config.settings if config else None, processes=processes)
         self._synced: Config | None = None
+        self._reported: ConfigError | None = None
 
     def reload_config(self, *, now: datetime) -> None:
         """Pick up hand edits; an invalid edit keeps the last good configuration."""
         self.config_source.refresh()
-        if self.config_source.error is not None:
-            log.error(
-                "configuration error, keeping the last good one:\n%s", self.config_source.error
-            )
+        error = self.config_source.error
+        if error is not None and error is not self._reported:  # once per new error, not per tick
+            log.error("configuration error, keeping the last good one:\n%s", error)
+        self._reported = error
         config = self.config_source.config
         if config is not None and config is not self._synced:
             self.storage.sync_feeds(config.feeds, now=now)

@@ -19,8 +19,7 @@ def start_worker(paths: Paths, processes: int | None) -> tuple[Any, Any, Storage
     from aggregator.scheduler import build_scheduler
     from aggregator.update import Worker
 
-    source = ConfigSource(paths.config)
-    source.refresh()
+    source = ConfigSource(paths.config)  # reads the file now
     if source.config is None and source.error is not None:
         # nothing good to fall back on yet: say what is wrong, keep running so a
         # fix is picked up without a restart
