@@ -12,7 +12,26 @@ from datetime import datetime
 
 
 class AggregatorError(Exception):
-    """Base class of every error raised on purpose by this package."""
+    """Base class of every error raised on purpose by this package.
+
+    Every subclass pickles, whatever its constructor takes: errors cross process
+    boundaries (the parse workers of ``update``), and ``Exception``'s own pickling
+    calls ``cls(*self.args)``, which fails for a constructor such as
+    ``FeedError(url, code, message)`` whose ``args`` is only ``(message,)``. When
+    unpickling fails in the parent, ``ProcessPoolExecutor`` declares the whole pool
+    broken and every other feed of the batch fails with it. So an error is rebuilt
+    from its ``args`` and its attributes, without calling ``__init__`` again.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # (callable, its arguments, state): pickle calls BaseException.__setstate__
+        # with the state, which restores every attribute (``__notes__`` included).
+        return (_rebuild, (type(self), self.args), dict(vars(self)))
+
+
+def _rebuild(cls: type[BaseException], args: tuple[object, ...]) -> BaseException:
+    """Create ``cls`` with ``args`` but without running its ``__init__`` (see above)."""
+    return cls.__new__(cls, *args)
 
 
 # --- configuration -----------------------------------------------------------------

@@ -8,7 +8,8 @@ Concurrency model:
   server is never hammered, and a whole-fetch deadline per feed so one slow feed
   never delays the others for long;
 - parsing and sanitizing are CPU bound: with ``processes > 0`` they run in a process
-  pool so both cores work (the GIL would serialize them in threads);
+  pool so both cores work (the GIL would serialize them in threads); a worker that
+  dies costs at most the one feed that killed it (``ParsePool``);
 - every database write happens on the calling thread, one transaction per feed, so
   the scheduler has a single writer and a crash mid-run loses at most the feed that
   was being written (its transaction rolls back).
@@ -23,9 +24,11 @@ import logging
 import multiprocessing
 import threading
 import time
+import traceback
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -192,6 +195,141 @@ def process_body(
     )
 
 
+def cpu_stage(
+    feed_url: str,
+    body: bytes,
+    headers: dict[str, str],
+    final_url: str,
+    now: datetime,
+    known: dict[str, str],
+) -> ProcessedFeed:
+    """``process_body`` as the orchestrator runs it, inline or in a worker process:
+    whatever goes wrong comes back as this feed's ``FeedError``.
+
+    An exception from a library is turned into a ``ParseError`` here, on the side
+    where it happened: it may not survive pickling (an ``__init__`` that does not take
+    its own ``args``), and an error that cannot be unpickled in the parent breaks the
+    whole process pool. The original traceback travels as a note, for the log.
+    """
+    try:
+        return process_body(feed_url, body, headers, final_url, now, known)
+    except FeedError:
+        raise
+    except Exception as e:
+        detail = " ".join(str(e).split())[:300]
+        err = ParseError(
+            feed_url,
+            "parse_crash",
+            f"could not read the feed ({type(e).__name__}: {detail}); this is a bug "
+            "in the aggregator or a library it uses, please report it",
+        )
+        err.add_note(traceback.format_exc())
+        raise err from None
+
+
+# --- worker processes --------------------------------------------------------------
+
+# cpu_stage's arguments: feed URL, body, headers, final URL, now, known entry hashes.
+CpuArgs = tuple[str, bytes, dict[str, str], str, datetime, dict[str, str]]
+
+
+class ParsePool:
+    """Worker processes for the CPU stage of one batch, which outlive their workers.
+
+    When a worker process dies (killed, out of memory, a crash inside C code) or a
+    result cannot be read back, ``ProcessPoolExecutor`` fails every job it holds
+    with ``BrokenProcessPool`` and refuses new ones (CPython gh-80462): one bad feed
+    would fail every feed in flight. Here the jobs of a broken pool are innocent until
+    proven guilty. The pool is replaced (once per breakage, by whoever notices first)
+    and each of its jobs runs again, alone, in a one-process "quarantine" pool: a job
+    that kills its worker there too is the culprit, and only that feed fails
+    (``parse_crash``); the others get their result.
+    """
+
+    # Past this many breakages in one batch, something is wrong with the workers
+    # themselves (they cannot start?): every job goes through the quarantine, one at
+    # a time, instead of starting new pools again and again.
+    MAX_RESTARTS = 3
+    # What a worker runs; a class attribute so a test can run a job that crashes.
+    job = staticmethod(cpu_stage)
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._shared: cf.ProcessPoolExecutor | None = self._new(processes)
+        self._alone = threading.Lock()  # one quarantine job at a time
+        self._quarantine: cf.ProcessPoolExecutor | None = None
+
+    @staticmethod
+    def _new(processes: int) -> cf.ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs threads can copy held locks.
+        ctx = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(processes, mp_context=ctx)
+
+    def run(self, args: CpuArgs) -> ProcessedFeed:
+        """``cpu_stage(*args)`` in a worker process; raises what it raises."""
+        with self._lock:
+            self._check_open()
+            pool = self._shared
+        if pool is not None:
+            try:
+                return pool.submit(self.job, *args).result()
+            except BrokenProcessPool:
+                self._replace(pool)
+        return self._run_alone(args)
+
+    def _replace(self, broken: cf.ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._shared is not broken:  # another job noticed first
+                return
+            broken.shutdown(wait=False, cancel_futures=True)
+            self.restarts += 1
+            if self._closed or self.restarts > self.MAX_RESTARTS:
+                self._shared = None
+                log.error("parse worker processes keep dying; parsing one feed at a time")
+                return
+            log.warning("a parse worker process died; starting new ones, its feeds are retried")
+            self._shared = self._new(self.processes)
+
+    def _run_alone(self, args: CpuArgs) -> ProcessedFeed:
+        url = args[0]
+        with self._alone:
+            with self._lock:
+                self._check_open()
+                if self._quarantine is None:
+                    self._quarantine = self._new(1)
+                pool = self._quarantine
+            try:
+                return pool.submit(self.job, *args).result()
+            except BrokenProcessPool:
+                with self._lock:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    if self._quarantine is pool:
+                        self._quarantine = None
+                log.error("%s: the parse worker process died while reading this feed", url)
+                raise ParseError(
+                    url,
+                    "parse_crash",
+                    "reading this feed made the parser process crash, twice; this is a bug "
+                    "in the aggregator or a library it uses, please report it",
+                ) from None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the parse pool is closed")
+
+    def close(self) -> None:
+        """Stop the worker processes; jobs not started yet are cancelled."""
+        with self._lock:
+            self._closed = True
+            pools = [p for p in (self._shared, self._quarantine) if p is not None]
+            self._shared = self._quarantine = None
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 # --- scheduling arithmetic ---------------------------------------------------------
 
 
@@ -223,6 +361,17 @@ def next_check_after_error(
 # --- the orchestrator --------------------------------------------------------------
 
 
+@dataclass
+class _Batch:
+    """What the threads of one ``Updater.update`` call share."""
+
+    parser: ParsePool | None = None  # worker processes, for large batches
+
+
+def _notes(err: BaseException) -> list[str]:
+    return list(getattr(err, "__notes__", ()))
+
+
 class Updater:
     """Refreshes feeds. One instance lives as long as the process (pools are reused)."""
 
@@ -245,7 +394,6 @@ class Updater:
             lambda: threading.BoundedSemaphore(self.per_host)
         )
         self._host_guard = threading.Lock()
-        self._pool: cf.ProcessPoolExecutor | None = None  # only during a large batch
         self.stopping = threading.Event()
 
     @staticmethod
@@ -279,7 +427,7 @@ class Updater:
             return self._host_locks[host]
 
     # one feed, on a worker thread: network and CPU, no writes
-    def _work(self, state: FeedState, now: datetime) -> Fetched | None:
+    def _work(self, state: FeedState, now: datetime, batch: _Batch) -> Fetched | None:
         """Fetch, then parse and sanitize what changed. None: stopped before starting."""
         url = state.moved_to or state.url
         with self._host_lock(url):
@@ -297,15 +445,16 @@ class Updater:
         if digest == state.body_hash:  # a 200 with the very same bytes as last time
             return Fetched(result)
         known = self.storage.entry_hashes(state.url)
-        args = (state.url, result.body, result.headers, result.final_url, now, known)
+        args: CpuArgs = (state.url, result.body, result.headers, result.final_url, now, known)
         try:
-            if self._pool is not None:
-                processed = self._pool.submit(process_body, *args).result()
-            else:
-                processed = process_body(*args)
+            processed = batch.parser.run(args) if batch.parser else cpu_stage(*args)
         except FeedError as e:
+            if e.code == "parse_crash":
+                log.error("%s: %s%s", state.url, e, "".join(f"\n{n}" for n in _notes(e)))
             return Fetched(result, error=e)
-        except Exception as e:  # a parser bug must not stop the other feeds
+        except Exception as e:  # a bug here must not stop the other feeds either
+            if self.stopping.is_set():
+                return None
             log.exception("unexpected error while parsing %s", state.url)
             err = ParseError(state.url, "parse_crash", f"could not read the feed: {e}")
             return Fetched(result, error=err)
@@ -366,17 +515,7 @@ class Updater:
         feeds = list(feeds)
         if not feeds:
             return summary
-        if self.processes > 0 and len(feeds) >= PROCESS_POOL_THRESHOLD:
-            # spawn, not fork: forking a process that runs threads can copy held locks.
-            # The pool lives for this batch only, so an idle aggregator stays small.
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(self.processes, mp_context=ctx)
-        try:
-            self._update(feeds, now, progress, summary)
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+        self._update(feeds, now, progress, summary)
         summary.seconds = time.monotonic() - started
         return summary
 
@@ -387,35 +526,56 @@ class Updater:
         progress: Callable[[FeedOutcome], None] | None,
         summary: UpdateSummary,
     ) -> None:
+        batch = _Batch()
+        if self.processes > 0 and len(feeds) >= PROCESS_POOL_THRESHOLD:
+            # The pool lives for this batch only, so an idle aggregator stays small.
+            batch.parser = ParsePool(self.processes)
         with cf.ThreadPoolExecutor(min(self.workers, len(feeds)), "fetch") as pool:
-            futures = {pool.submit(self._work, f, now): (f, time.monotonic()) for f in feeds}
-            for fut in cf.as_completed(futures):
-                # pop, not get: a done future holds its result (body, sanitized entries)
-                # and the dict would keep every one alive until the batch ends: ~150 MB
-                # more peak RSS for 1,000 feeds (benchmarks/ingest.py). The ones left
-                # are the unfinished ones, cancelled below when stopping.
-                state, t0 = futures.pop(fut)
-                work = fut.result()
-                if work is None:  # stopped before it started
-                    continue
-                try:
-                    outcome = self._store(state, work, now)
-                except FeedError as e:  # e.g. the feed vanished from the database
-                    outcome = FeedOutcome(state.url, "error", error=e)
-                outcome.seconds = time.monotonic() - t0
-                log.info(
-                    "poll %s status=%s new=%d %.2fs",
-                    state.url,
-                    outcome.status if outcome.status is not None else outcome.state,
-                    outcome.new_entries,
-                    outcome.seconds,
-                )
-                summary.outcomes.append(outcome)
-                if progress is not None:
-                    progress(outcome)
-            if self.stopping.is_set():
-                for fut in futures:
-                    fut.cancel()
+            try:
+                self._run_batch(pool, batch, feeds, now, progress, summary)
+            finally:
+                # Before the fetch threads end: a worker process started from one of
+                # them must not outlive it (see _init_worker).
+                if batch.parser is not None:
+                    batch.parser.close()
+
+    def _run_batch(
+        self,
+        pool: cf.ThreadPoolExecutor,
+        batch: _Batch,
+        feeds: list[FeedState],
+        now: datetime,
+        progress: Callable[[FeedOutcome], None] | None,
+        summary: UpdateSummary,
+    ) -> None:
+        futures = {pool.submit(self._work, f, now, batch): (f, time.monotonic()) for f in feeds}
+        for fut in cf.as_completed(futures):
+            # pop, not get: a done future holds its result (body, sanitized entries)
+            # and the dict would keep every one alive until the batch ends: ~150 MB
+            # more peak RSS for 1,000 feeds (benchmarks/ingest.py). The ones left
+            # are the unfinished ones, cancelled below when stopping.
+            state, t0 = futures.pop(fut)
+            work = fut.result()
+            if work is None:  # stopped before it started
+                continue
+            try:
+                outcome = self._store(state, work, now)
+            except FeedError as e:  # e.g. the feed vanished from the database
+                outcome = FeedOutcome(state.url, "error", error=e)
+            outcome.seconds = time.monotonic() - t0
+            log.info(
+                "poll %s status=%s new=%d %.2fs",
+                state.url,
+                outcome.status if outcome.status is not None else outcome.state,
+                outcome.new_entries,
+                outcome.seconds,
+            )
+            summary.outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+        if self.stopping.is_set():
+            for fut in futures:
+                fut.cancel()
 
     def update_due(self, *, now: datetime, limit: int | None = None) -> UpdateSummary:
         return self.update(self.storage.due_feeds(now=now, limit=limit), now=now)

@@ -70,6 +70,10 @@ class _BlockedAddress(Exception):  # noqa: N818 - internal signal, becomes Fetch
         self.host, self.ip, self.kind = host, ip, kind
         super().__init__(f"{host} resolves to {ip}, a {kind} address")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception pickles as cls(*args), but args is the sentence, not (host, ip, kind).
+        return (type(self), (self.host, self.ip, self.kind), dict(vars(self)))
+
 
 # --- per-fetch context and the guarded connections -------------------------------
 
