@@ -556,14 +556,21 @@ def _plain(value: str | None, content_type: str) -> str:
         return ""
     if content_type in _HTML_TYPES:
         stripper = _TagStripper()
-        stripper.feed(value)
-        stripper.close()
-        value = "".join(stripper.parts)
+        try:
+            stripper.feed(value)
+            stripper.close()
+            value = "".join(stripper.parts)
+        except Exception as e:  # html.parser raises on some odd markup (see _TagStripper)
+            log.warning("stripping tags from %r failed (%s); done the crude way", value[:80], e)
+            value = html.unescape(_CRUDE_TAG.sub(" ", value))
     elif "&" in value:
         # Plain text, but double-escaped "&#8217;" is common (WordPress): decode only
         # complete references, so "AT&T" or "Q&ltd" stay as written.
         value = _CHAR_REF.sub(lambda m: html.unescape(m.group(0)), value)
     return _one_line(value, MAX_FIELD["title"]) or ""
+
+
+_CRUDE_TAG = re.compile(r"<!--.*?-->|<[!/?]?[A-Za-z!\[][^>]*>?", re.DOTALL)
 
 
 class _TagStripper(HTMLParser):
@@ -573,6 +580,15 @@ class _TagStripper(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skip = 0
+
+    def parse_marked_section(self, i, report=1):
+        # The standard library raises AssertionError on "<![>" and other unknown
+        # marked sections until its 2025 releases (CPython gh-77057); HTML5 reads
+        # them as a bogus comment ending at the next ">". Same fix in sanitize.py.
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return self.parse_bogus_comment(i, report)
 
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style"):

@@ -21,6 +21,7 @@ Choices (see also the allowlist):
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import threading
@@ -279,7 +280,20 @@ def sanitize_html(html_text: str, base_url: str) -> str:
     sanitizer = getattr(_local, "sanitizer", None)
     if sanitizer is None:
         sanitizer = _local.sanitizer = _Sanitizer()
-    return sanitizer.clean(html_text, base_url).strip()
+    try:
+        return sanitizer.clean(html_text, base_url).strip()
+    except Exception as e:
+        # No input is known to make html5lib fail, but one entry's markup must never
+        # cost the feed its other entries: keep the text, every character escaped.
+        _local.sanitizer = None  # a parser that failed midway may keep bad state
+        log.warning("sanitizing failed (%s: %s); keeping the text only", type(e).__name__, e)
+        return _escaped_text(html_text)
+
+
+def _escaped_text(html_text: str) -> str:
+    """The fallback of sanitize_html: paragraphs of plain text, no markup at all."""
+    text = html_to_text(html_text, max_chars=len(html_text))
+    return "".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n") if p)
 
 
 # --- plain text --------------------------------------------------------------------
@@ -310,6 +324,19 @@ class _TextExtractor(HTMLParser):
         self.size = 0
         self.skip = 0
 
+    def parse_marked_section(self, i, report=1):
+        # "<![" starts a marked section in SGML; the standard library knows only
+        # CDATA/IGNORE/INCLUDE/... and MS Office's "<![if ...]>", and raises
+        # AssertionError on anything else ("<![>", "<![ ", "<![foo[") until the 2025
+        # releases (CPython gh-77057). HTML5 reads such markup as a bogus comment that
+        # ends at the next ">" (WHATWG HTML, "markup declaration open state"), and so
+        # do we. Other oddities raise in other versions (gh-140877: "<ª" in 3.13),
+        # hence the fallback in html_to_text as well.
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return self.parse_bogus_comment(i, report)
+
     def handle_starttag(self, tag, attrs):
         if tag in _SKIP:
             self.skip += 1
@@ -339,12 +366,7 @@ class _TextExtractor(HTMLParser):
             self.size += len(data)
 
 
-def html_to_text(html_text: str, max_chars: int = 2000) -> str:
-    """Plain-text preview of ``html_text``: entities decoded, whitespace collapsed,
-    paragraphs separated by a blank line, at most ``max_chars`` characters (cut at a
-    word boundary, ending with an ellipsis)."""
-    if not html_text or max_chars <= 0:
-        return ""
+def _extract_text(html_text: str, max_chars: int) -> str:
     parser = _TextExtractor()
     # Feed in chunks and stop early: a 1 MB article needs only its start for a preview.
     for start in range(0, len(html_text), _CHUNK):
@@ -353,7 +375,41 @@ def html_to_text(html_text: str, max_chars: int = 2000) -> str:
             break
     else:
         parser.close()
-    text = _BAD_CHARS.sub("", "".join(parser.parts))
+    return "".join(parser.parts)
+
+
+_SKIPPED_ELEMENT = re.compile(
+    r"<(" + "|".join(sorted(_SKIP)) + r")\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_COMMENT_OR_TAG = re.compile(r"<!--.*?-->|<[!/?]?[A-Za-z!\[][^>]*>?", re.DOTALL)
+_BLOCK_TAG = re.compile(r"</?(?:" + "|".join(sorted(_BLOCK)) + r"|br)\b[^>]*>?", re.IGNORECASE)
+
+
+def _strip_tags(html_text: str) -> str:
+    """The fallback of html_to_text: no parser, only regular expressions that cannot fail."""
+    text = html_text.replace(_PARA, " ").replace(_LINE, " ")
+    text = _SKIPPED_ELEMENT.sub(" ", text)
+    text = _BLOCK_TAG.sub(_PARA, text)
+    text = _COMMENT_OR_TAG.sub(" ", text)
+    return html.unescape(text)
+
+
+def html_to_text(html_text: str, max_chars: int = 2000) -> str:
+    """Plain-text preview of ``html_text``: entities decoded, whitespace collapsed,
+    paragraphs separated by a blank line, at most ``max_chars`` characters (cut at a
+    word boundary, ending with an ellipsis)."""
+    if not html_text or max_chars <= 0:
+        return ""
+    try:
+        raw = _extract_text(html_text, max_chars)
+    except Exception as e:
+        # html.parser has raised on odd markup before (see parse_marked_section); a
+        # preview is never worth losing an entry: strip the tags the crude way.
+        log.warning(
+            "plain-text extraction failed (%s: %s); stripping tags instead", type(e).__name__, e
+        )
+        raw = _strip_tags(html_text[: 4 * max_chars + 1000])
+    text = _BAD_CHARS.sub("", raw)
     text = re.sub(r"\s+", " ", text)  # \s includes NBSP: previews need no hard spaces
     text = re.sub(rf" ?{_LINE} ?", _LINE, text)
     text = re.sub(rf"[ {_LINE}]*{_PARA}[ {_PARA}{_LINE}]*", _PARA, text)

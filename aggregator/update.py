@@ -44,6 +44,7 @@ from aggregator.models import (
     FeedState,
     FetchResult,
     ParsedEntry,
+    ParsedFeed,
     Settings,
 )
 from aggregator.storage import Storage
@@ -173,23 +174,49 @@ def process_body(
 ) -> ProcessedFeed:
     """Parse and sanitize one feed body; entries whose hash is in ``known`` are skipped."""
     parsed = parse.parse_feed(body, url=final_url, headers=headers, now=now)
+    return process_entries(feed_url, parsed, final_url, now, known)
+
+
+def process_entries(
+    feed_url: str, parsed: ParsedFeed, final_url: str, now: datetime, known: dict[str, str]
+) -> ProcessedFeed:
+    """Sanitize what ``parse`` found. An entry that cannot be processed is skipped
+    (and logged with its guid), never the feed: its other entries are kept."""
     entries: list[Entry] = []
     seen: set[str] = set()
     unchanged = 0
+    skipped: list[str] = []
     for pe in parsed.entries:
         if pe.guid in seen:  # duplicate ids inside one document: first one wins
             continue
         seen.add(pe.guid)
-        digest = source_hash(pe)
-        if known.get(pe.guid) == digest:
-            unchanged += 1
-            continue
-        entries.append(build_entry(feed_url, pe, digest, now))
+        try:
+            digest = source_hash(pe)
+            if known.get(pe.guid) == digest:
+                unchanged += 1
+                continue
+            entries.append(build_entry(feed_url, pe, digest, now))
+        except Exception as e:
+            log.warning(
+                "%s: skipped entry %r: %s: %s",
+                feed_url,
+                pe.guid,
+                type(e).__name__,
+                e,
+                exc_info=True,
+            )
+            skipped.append(pe.guid)
+    warning = parsed.warning
+    if skipped:
+        ids = ", ".join(repr(g if len(g) <= 100 else g[:99] + "…") for g in skipped[:3])
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        note = f"{len(skipped)} entry(ies) could not be processed and were skipped: {ids}{more}"
+        warning = f"{warning}; {note}" if warning else note
     return ProcessedFeed(
         title=parsed.title,
         site_link=sanitize.clean_url(parsed.link, final_url),
         kind=parsed.kind,
-        warning=parsed.warning,
+        warning=warning,
         entries=tuple(entries),
         unchanged=unchanged,
     )

@@ -294,3 +294,57 @@ def test_process_pool_gives_the_same_result(tmp_path: Path, feed_server: FeedSer
         updater.close()
         storage.close()
     assert summary.count("ok") == 24 and summary.new_entries == 24
+
+
+# --- one entry never blanks its feed (issue 7, item 6) ------------------------------------
+
+
+def test_marked_sections_that_crashed_the_html_parser_cost_no_entry(env):
+    """``<![>`` made html.parser raise in the title and plain-text extraction: the
+    whole feed was rejected (parse_crash) and its other entries lost."""
+    make, storage, server, _ = env
+    hostile = server.url("/feeds/hostile-marked-sections.xml")
+    good = server.add("/good.xml", rss(("g", "Bon", None)))
+    worker = make({"T": [hostile, good]})
+
+    summary = worker.tick(now=NOW)
+
+    assert [str(o.error) for o in summary.outcomes if o.error] == []
+    assert summary.count("ok") == 2
+    assert storage.feed(hostile).title == "Offres du jour"
+    assert len(storage.entry_hashes(hostile)) == 5
+    by_title = {e.title: e for e in storage.entries(limit=50)[0]}
+    assert by_title["Cadreuse"].summary == "Avantaprès\n\nSuite"
+    assert "Bon" in by_title
+
+
+def test_an_entry_that_cannot_be_processed_is_skipped_alone(caplog):
+    from aggregator.models import ParsedEntry, ParsedFeed
+    from aggregator.update import process_entries
+
+    def entry(guid: str, published: datetime | None = None) -> ParsedEntry:
+        return ParsedEntry(
+            guid=guid,
+            title=f"Titre {guid}",
+            link=f"https://ex.org/{guid}",
+            author=None,
+            published=published,
+            updated=None,
+            content_html=f"<p>Texte {guid}</p>",
+            summary_html="",
+            base_url="https://ex.org/",
+        )
+
+    # A naive datetime cannot be compared with ``now``: build_entry raises TypeError,
+    # as any unforeseen value of one entry could make it raise.
+    broken = entry("urn:broken", published=datetime(2026, 3, 1, 8, 0))
+    parsed = ParsedFeed(
+        title="F", link="https://ex.org/", kind="rss20",
+        entries=(entry("a"), broken, entry("b")),
+    )  # fmt: skip
+
+    processed = process_entries("https://ex.org/f.xml", parsed, "https://ex.org/f.xml", NOW, {})
+
+    assert [e.guid for e in processed.entries] == ["a", "b"]
+    assert processed.warning is not None and "'urn:broken'" in processed.warning
+    assert "skipped entry 'urn:broken'" in caplog.text
