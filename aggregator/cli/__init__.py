@@ -2,7 +2,8 @@
 
 This package owns the click group, the shared paths and error handling; the commands
 live by domain in ``feeds`` (config, refresh, river, OPML), ``serving`` (scheduler and
-dashboard processes) and ``mail`` (forwarding and the outbox).
+dashboard processes), ``mail`` (forwarding and the outbox) and ``database`` (backup
+and restore).
 """
 
 from __future__ import annotations
@@ -120,6 +121,16 @@ def main() -> None:
 
 # The commands register themselves on `cli` when their modules are imported; this comes
 # last because they import the names above.
-from aggregator.cli import feeds, mail, serving  # noqa: E402
+from aggregator.cli import database, feeds, mail, serving  # noqa: E402
 
-__all__ = ["Paths", "cli", "feeds", "load_or_exit", "mail", "main", "serving", "setup_logging"]
+__all__ = [
+    "Paths",
+    "cli",
+    "database",
+    "feeds",
+    "load_or_exit",
+    "mail",
+    "main",
+    "serving",
+    "setup_logging",
+]

@@ -6,8 +6,10 @@ sqlite3. Each public method is one unit of work (one transaction), safe to call 
 any thread: connections are per thread.
 
 Layout: ``_schema`` (commented SQL + numbered migrations), ``_sqlite`` (connections,
-transactions, errors, migrating), ``_feeds``, ``_entries``, ``_search``, ``_forwards``
-(the forward ledger and outbox).
+transactions, errors, migrating), ``_files`` (the checks made before opening: foreign
+files, a ``-wal`` that does not belong, who has the file open), ``_backup`` (``backup``
+and ``restore``), ``_feeds``, ``_entries``, ``_search``, ``_forwards`` (the forward
+ledger and outbox).
 
 SQL text is only ever assembled from constant fragments chosen in code (hence the
 ``noqa: S608``); every value, user input included, is a bound parameter.
@@ -17,12 +19,21 @@ from __future__ import annotations
 
 import os
 
+from ._backup import Copied, backup, restore
 from ._forwards import ForwardsMixin, NewForward, QueueOutcome
 from ._search import SearchMixin
 
 DEFAULT_PATH = os.path.join("data", "aggregator.sqlite3")
 
-__all__ = ["DEFAULT_PATH", "NewForward", "QueueOutcome", "Storage"]
+__all__ = [
+    "DEFAULT_PATH",
+    "Copied",
+    "NewForward",
+    "QueueOutcome",
+    "Storage",
+    "backup",
+    "restore",
+]
 
 
 class Storage(ForwardsMixin, SearchMixin):

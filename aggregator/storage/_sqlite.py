@@ -11,10 +11,14 @@ writes can instead fail at once with SQLITE_BUSY_SNAPSHOT ("database is locked")
 another writer committed in between, and the busy handler cannot help
 (https://sqlite.org/lang_transaction.html, "BEGIN IMMEDIATE").
 
-No ``PRAGMA quick_check`` on open: it reads the whole file, seconds for a million
-entries, on every start. A damaged file is reported as ``CorruptDatabaseError`` by the
-first statement that meets the damage (``translate_errors``), and a file that is not
-SQLite at all by the first read at connection time.
+Before the first read-write connection, ``_files.check_before_open`` looks at the
+file without changing it: another application's file, a newer schema and a ``-wal``
+that does not belong to the database are refused there, with nothing written.
+
+No ``PRAGMA quick_check`` on every open: it reads the whole file, seconds for a million
+entries. It runs only on the first open after an unclean stop, when a WAL is replayed
+(see ``_files``). A damaged file is otherwise reported as ``CorruptDatabaseError`` by
+the first statement that meets the damage (``translate_errors``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from .. import errors
+from ._files import RESTORE_ADVICE, check_before_open, newer_schema, register
 from ._schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -76,11 +81,15 @@ def translate_errors(path: str) -> Iterator[None]:
         if isinstance(e, sqlite3.IntegrityError | sqlite3.ProgrammingError):
             raise
         msg = str(e).lower()
-        if "not a database" in msg or "malformed" in msg:
+        if "not a database" in msg:
             raise errors.CorruptDatabaseError(
                 path,
-                f"is not a SQLite database or is corrupt ({e}); refusing to touch it; "
+                f"is not a SQLite database ({e}); refusing to touch it; "
                 f"move it away or {_WHAT_TO_DO}",
+            ) from e
+        if "malformed" in msg or "corrupt" in msg:
+            raise errors.CorruptDatabaseError(
+                path, f"is damaged ({e}); {RESTORE_ADVICE}, or {_WHAT_TO_DO}"
             ) from e
         if "readonly" in msg or "read-only" in msg:
             raise errors.ReadOnlyDatabaseError(
@@ -95,8 +104,16 @@ def translate_errors(path: str) -> Iterator[None]:
                 path,
                 f"stayed locked by another writer for more than {BUSY_TIMEOUT_SECONDS} s ({e})",
             ) from e
-        if "disk i/o" in msg or "disk is full" in msg:
-            raise errors.StorageError(path, f"input/output error ({e})") from e
+        if "disk is full" in msg:
+            raise errors.StorageError(
+                path, f"the disk is full ({e}); free some space, then try again"
+            ) from e
+        if "disk i/o" in msg:
+            raise errors.StorageError(
+                path,
+                f"input/output error ({e}); check that the disk is not full and that "
+                "the folder is writable",
+            ) from e
         raise
 
 
@@ -175,6 +192,10 @@ class StorageBase:
                 f"SQLite {sqlite3.sqlite_version} is too old; "
                 f"{'.'.join(map(str, MIN_SQLITE_VERSION))} or newer is needed",
             )
+        # Look before touching: nothing is written to a file we must refuse.
+        check_before_open(self.path)
+        self._unregister = register(self.path)
+        weakref.finalize(self, self._unregister)
         try:
             with translate_errors(self.path):
                 migrate(self._db(), self.path)
@@ -236,6 +257,7 @@ class StorageBase:
             except sqlite3.Error as e:  # pragma: no cover - a thread mid-statement
                 log.warning("closing a connection to %s: %s", self.path, e)
         self._local.slot = None
+        self._unregister()
 
     @property
     def _open_connections(self) -> int:
@@ -295,12 +317,7 @@ def migrate(db: sqlite3.Connection, path: str) -> None:
                 db.execute("COMMIT")
                 return
             if version > SCHEMA_VERSION:
-                raise errors.StorageError(
-                    path,
-                    f"was written by a newer version of aggregator (schema version "
-                    f"{version}, this version knows up to {SCHEMA_VERSION}); upgrade "
-                    f"aggregator or {_WHAT_TO_DO}",
-                )
+                raise newer_schema(path, version)
             if version == 0:
                 _claim(db, path)
             log.info("%s: migrating schema %d -> %d", path, version, version + 1)
