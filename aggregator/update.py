@@ -18,10 +18,15 @@ Concurrency model:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import hashlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
 import threading
 import time
 import traceback
@@ -256,6 +261,50 @@ def cpu_stage(
 
 # --- worker processes --------------------------------------------------------------
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def init_worker() -> None:
+    """First thing every parse worker process runs: it must never outlive its parent.
+
+    A parent killed with SIGKILL (or the OOM killer) runs no cleanup, and the workers
+    of a ``ProcessPoolExecutor`` then wait for work forever, and keep the resource
+    tracker alive with them (issue 7, item 13). Two guards:
+
+    - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel kills us when the
+      parent dies, even if this process is busy in C code. The kernel means the
+      parent *thread* that started us: ``ParsePool`` is closed before the threads
+      that use it end (``Updater._update``).
+    - Everywhere: a thread waits on ``multiprocessing``'s parent sentinel, a pipe
+      whose other end only the parent holds; it becomes readable when the parent
+      process is gone, whichever thread started us.
+
+    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the
+    parent, which handles it, stops the pool itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+                log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except (OSError, AttributeError):  # no libc (musl static builds...): the thread does it
+            pass
+    if parent is None:
+        return
+    if parent.pid is not None and os.getppid() != parent.pid:
+        os._exit(1)  # the parent died before prctl: no signal would ever come
+    threading.Thread(
+        target=_exit_with_parent, args=(parent.sentinel,), name="watch-parent", daemon=True
+    ).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)  # no cleanup: the parent that would want it is gone
+
+
 # cpu_stage's arguments: feed URL, body, headers, final URL, now, known entry hashes.
 CpuArgs = tuple[str, bytes, dict[str, str], str, datetime, dict[str, str]]
 
@@ -271,6 +320,9 @@ class ParsePool:
     and each of its jobs runs again, alone, in a one-process "quarantine" pool: a job
     that kills its worker there too is the culprit, and only that feed fails
     (``parse_crash``); the others get their result.
+
+    Worker processes start in the thread that first needs them: call ``close()``
+    before the threads that called ``run()`` end (see ``init_worker``).
     """
 
     # Past this many breakages in one batch, something is wrong with the workers
@@ -293,7 +345,7 @@ class ParsePool:
     def _new(processes: int) -> cf.ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs threads can copy held locks.
         ctx = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(processes, mp_context=ctx)
+        return cf.ProcessPoolExecutor(processes, mp_context=ctx, initializer=init_worker)
 
     def run(self, args: CpuArgs) -> ProcessedFeed:
         """``cpu_stage(*args)`` in a worker process; raises what it raises."""

@@ -187,10 +187,10 @@ def test_a_feed_that_kills_its_worker_twice_fails_alone():
     bodies = {f"https://example.org/f{i}.xml": rss(i).encode() for i in range(HEALTHY)}
     culprit = "https://example.org/culprit.xml"
     bodies[culprit] = rss(99).replace("Flux 99", "CRASH").encode()
-    pool = CrashingPool(2)
     results: dict[str, object] = {}
-    try:
-        with cf.ThreadPoolExecutor(16) as threads:  # as many callers as Updater's fetchers
+    with cf.ThreadPoolExecutor(16) as threads:  # as many callers as Updater's fetchers
+        pool = CrashingPool(2)
+        try:
             futures = {
                 threads.submit(pool.run, (url, body, {}, url, NOW, {})): url
                 for url, body in bodies.items()
@@ -200,8 +200,8 @@ def test_a_feed_that_kills_its_worker_twice_fails_alone():
                     results[futures[fut]] = fut.result()
                 except Exception as e:
                     results[futures[fut]] = e
-    finally:
-        pool.close()
+        finally:
+            pool.close()  # before its callers' threads end, as Updater does
     error = results.pop(culprit)
     assert isinstance(error, ParseError) and error.code == "parse_crash", error
     assert "crash" in str(error)
