@@ -66,7 +66,8 @@ def load_or_exit(path: str) -> Config:
 
 
 class Group(click.Group):
-    """Turns our own errors into one clear line and exit status 1, not a traceback."""
+    """Turns our own errors, and the system's (``OSError``), into one clear line and exit
+    status 1, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -76,6 +77,13 @@ class Group(click.Group):
             raise SystemExit(1) from None
         except AggregatorError as e:
             click.echo(f"error: {e}", err=True)
+            raise SystemExit(1) from None
+        except OSError as e:
+            # A full disk, a folder we may not write, a port in use... met where no
+            # code said it in its own words yet: still one line, not a traceback.
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror or e}", err=True)
+            log.debug("details", exc_info=True)
             raise SystemExit(1) from None
 
 

@@ -143,25 +143,82 @@ def state() -> AggregatorState:
 def _secret_key(setting: Any, db_path: Path) -> str:
     """The environment's key, else one generated once and kept beside the database.
 
-    Secrets never go in YAML or the database. The file is created 0600 atomically
-    (O_EXCL), so two processes starting together agree on one key.
+    Secrets never go in YAML or the database. Called only once the database opened:
+    nothing is written beside a file that is not ours. The key file appears whole or
+    not at all: it is written to a temporary file (0600) in the same folder, synced,
+    then hard-linked to its name, which fails if another process starting at the same
+    moment got there first (then both use that one). A leftover that is not a key
+    (empty or cut short by a full disk, a crash) is replaced, with a warning: no
+    session can have been signed with it. Raises ``AggregatorError`` with the file and
+    what to do when the folder cannot be written (full disk, permissions).
     """
     if setting:
         return str(setting)
     path = db_path.parent / SECRET_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
-        if key:
-            return key
-        raise AggregatorError(f"{path}: the secret key file is empty; delete it") from None
+    for _ in range(5):  # each turn, another process changed the file under us
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = None
+        except OSError as e:
+            raise _key_error(path, "cannot be read", e) from e
+        if data is not None:
+            key = _valid_key(data)
+            if key is not None:
+                return key
+            log.warning("%s is not a valid secret key (%d bytes): replacing it", path, len(data))
+            try:
+                if path.read_bytes() == data:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise _key_error(path, "is invalid and cannot be replaced", e) from e
+        try:
+            return _write_new_key(path)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _key_error(path, "cannot be written", e) from e
+    raise AggregatorError(f"{path}: keeps changing while read; is another process rewriting it?")
+
+
+def _valid_key(data: bytes) -> str | None:
+    """What we write is 64 hex digits and a newline; accept any long printable key."""
+    key = data.strip()
+    if len(key) >= 32 and all(33 <= b < 127 for b in key):
+        return key.decode("ascii")
+    return None
+
+
+def _write_new_key(path: Path) -> str:
+    """Create ``path`` with a new key, whole; FileExistsError if it appeared meanwhile."""
+    import tempfile
+
     key = secrets.token_hex(32)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key + "\n")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this file system: rename (may replace)
+            os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     log.info("generated a new secret key in %s", path)
     return key
+
+
+def _key_error(path: Path, what: str, e: OSError) -> AggregatorError:
+    return AggregatorError(
+        f"{path}: the secret key file {what} ({e.strerror or e}); free some space or fix "
+        "the folder's permissions, or set AGGREGATOR_SECRET_KEY in the environment"
+    )
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -191,7 +248,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(_resource_dir("static")),
     )
     app.config.from_mapping(
-        SECRET_KEY=_secret_key(secret, db_path),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="aggregator_session",
@@ -206,8 +262,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    # The database first: it refuses a file that is not ours (or a broken one) before
+    # anything, the secret key included, is written beside it.
     storage = Storage(db_path)
+    try:
+        app.config["SECRET_KEY"] = _secret_key(secret, db_path)
+    except BaseException:
+        storage.close()
+        raise
     config_source = ConfigSource(config_path)
     contact_source = ContactSource(contacts_path)
     outbox_dir = db_path.parent / OUTBOX_DIR
