@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 from aggregator import parse, sanitize
 from aggregator.config import ConfigSource, summarize
-from aggregator.errors import ConfigError, FeedError, ParseError
+from aggregator.errors import ConfigError, FeedError, ParseError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.models import (
     Config,
@@ -445,6 +445,11 @@ class _Batch:
     """What the threads of one ``Updater.update`` call share."""
 
     parser: ParsePool | None = None  # worker processes, for large batches
+    # Set when the database failed: nothing new starts, what runs is thrown away.
+    abort: threading.Event = field(default_factory=threading.Event)
+
+    def stopped(self, updater: Updater) -> bool:
+        return self.abort.is_set() or updater.stopping.is_set()
 
 
 def _notes(err: BaseException) -> list[str]:
@@ -510,7 +515,7 @@ class Updater:
         """Fetch, then parse and sanitize what changed. None: stopped before starting."""
         url = state.moved_to or state.url
         with self._host_lock(url):
-            if self.stopping.is_set():
+            if batch.stopped(self):
                 return None
             try:
                 result = self._fetcher.fetch(
@@ -523,7 +528,9 @@ class Updater:
         digest = hashlib.sha256(result.body).hexdigest()
         if digest == state.body_hash:  # a 200 with the very same bytes as last time
             return Fetched(result)
-        known = self.storage.entry_hashes(state.url)
+        if batch.abort.is_set():
+            return None
+        known = self.storage.entry_hashes(state.url)  # a StorageError ends the batch
         args: CpuArgs = (state.url, result.body, result.headers, result.final_url, now, known)
         try:
             processed = batch.parser.run(args) if batch.parser else cpu_stage(*args)
@@ -532,7 +539,7 @@ class Updater:
                 log.error("%s: %s%s", state.url, e, "".join(f"\n{n}" for n in _notes(e)))
             return Fetched(result, error=e)
         except Exception as e:  # a bug here must not stop the other feeds either
-            if self.stopping.is_set():
+            if batch.stopped(self):  # the pool was closed under our feet
                 return None
             log.exception("unexpected error while parsing %s", state.url)
             err = ParseError(state.url, "parse_crash", f"could not read the feed: {e}")
@@ -588,7 +595,15 @@ class Updater:
         now: datetime,
         progress: Callable[[FeedOutcome], None] | None = None,
     ) -> UpdateSummary:
-        """Refresh the given feeds now; never raises for a feed's own failure."""
+        """Refresh the given feeds now; never raises for a feed's own failure.
+
+        Raises ``StorageError`` when the database cannot be used (corrupt, read-only,
+        disk full, locked for too long): the batch stops at once, since every feed
+        after it would be downloaded and parsed for nothing (issue 7, item 14). No
+        new fetch starts, pending ones are cancelled, the worker processes stop;
+        requests already on the wire end in the background (their result is
+        dropped), bounded by the fetch timeout.
+        """
         started = time.monotonic()
         summary = UpdateSummary()
         feeds = list(feeds)
@@ -609,14 +624,20 @@ class Updater:
         if self.processes > 0 and len(feeds) >= PROCESS_POOL_THRESHOLD:
             # The pool lives for this batch only, so an idle aggregator stays small.
             batch.parser = ParsePool(self.processes)
-        with cf.ThreadPoolExecutor(min(self.workers, len(feeds)), "fetch") as pool:
-            try:
-                self._run_batch(pool, batch, feeds, now, progress, summary)
-            finally:
-                # Before the fetch threads end: a worker process started from one of
-                # them must not outlive it (see _init_worker).
-                if batch.parser is not None:
-                    batch.parser.close()
+        pool = cf.ThreadPoolExecutor(min(self.workers, len(feeds)), "fetch")
+        try:
+            self._run_batch(pool, batch, feeds, now, progress, summary)
+        except StorageError as e:
+            batch.abort.set()
+            log.error("storage failed, stopping this refresh at once: %s", e)
+            raise
+        finally:
+            # Before the fetch threads end: a worker process started from one of
+            # them must not outlive it (see init_worker).
+            if batch.parser is not None:
+                batch.parser.close()
+            # After a storage failure, do not wait for requests on the wire.
+            pool.shutdown(wait=not batch.abort.is_set(), cancel_futures=True)
 
     def _run_batch(
         self,
@@ -634,13 +655,18 @@ class Updater:
             # more peak RSS for 1,000 feeds (benchmarks/ingest.py). The ones left
             # are the unfinished ones, cancelled below when stopping.
             state, t0 = futures.pop(fut)
-            work = fut.result()
-            if work is None:  # stopped before it started
-                continue
             try:
+                work = fut.result()  # raises the StorageError of entry_hashes
+                if work is None:  # stopped before it started
+                    continue
                 outcome = self._store(state, work, now)
             except FeedError as e:  # e.g. the feed vanished from the database
                 outcome = FeedOutcome(state.url, "error", error=e)
+            except StorageError:
+                batch.abort.set()  # first thing: the fetch threads look at it
+                for pending in futures:
+                    pending.cancel()
+                raise
             outcome.seconds = time.monotonic() - t0
             log.info(
                 "poll %s status=%s new=%d %.2fs",
