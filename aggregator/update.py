@@ -361,11 +361,11 @@ class ParsePool:
 
     def _replace(self, broken: cf.ProcessPoolExecutor) -> None:
         with self._lock:
-            if self._shared is not broken:  # another job noticed first
+            if self._shared is not broken:  # another job noticed first, or closed
                 return
             broken.shutdown(wait=False, cancel_futures=True)
             self.restarts += 1
-            if self._closed or self.restarts > self.MAX_RESTARTS:
+            if self.restarts > self.MAX_RESTARTS:
                 self._shared = None
                 log.error("parse worker processes keep dying; parsing one feed at a time")
                 return
