@@ -719,11 +719,25 @@ class Worker:
             log.info("configuration loaded: %s", summarize(config))
 
     def tick(self, *, now: datetime) -> UpdateSummary:
-        """One scheduler tick: reload the configuration, then refresh the due feeds."""
-        self.reload_config(now=now)
-        if self._synced is None:
+        """One scheduler tick: reload the configuration, then refresh the due feeds.
+
+        A storage problem (damaged file, full disk, read-only folder...) ends the tick.
+        It is logged once, not every tick, and recorded beside the database, where
+        /feeds shows it even from another process and even when the database cannot
+        be read; the next tick that succeeds clears it (see ``storage._status``).
+        """
+        try:
+            self.reload_config(now=now)
+            if self._synced is None:
+                return UpdateSummary()
+            summary = self.updater.update_due(now=now)
+        except StorageError as e:
+            known = self.storage.last_problem()
+            if known is None or known.message != str(e):
+                log.error("tick stopped by a storage problem: %s", e)
+            self.storage.record_problem(e, now=now, source="worker")
             return UpdateSummary()
-        summary = self.updater.update_due(now=now)
+        self.storage.clear_problem()
         if summary.outcomes:
             log.info("tick: %s", summary.line())
         return summary

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from aggregator.cli import Paths, cli, load_or_exit, utcnow
 from aggregator.config import load_config, load_contacts, summarize
-from aggregator.errors import AggregatorError, ConfigError, ConfigProblem
+from aggregator.errors import AggregatorError, ConfigError, ConfigProblem, StorageError
 from aggregator.export import entry_json, feed_json, iso
 from aggregator.models import Config, EntryView
 from aggregator.storage import Storage
@@ -67,44 +67,62 @@ def check(paths: Paths) -> None:
 @click.pass_obj
 def fetch(paths: Paths, feed_url: str | None, processes: int | None) -> None:
     """Refresh every configured feed now (or one), then print a summary line."""
-    from aggregator.update import Updater
-
     config = load_or_exit(paths.config)
     now = utcnow()
     storage = Storage(paths.db)
     try:
-        storage.sync_feeds(config.feeds, now=now)
-        feeds = storage.feeds()
-        if feed_url is not None:
-            feeds = [f for f in feeds if f.url == feed_url]
-            if not feeds:
-                raise click.UsageError(f"{feed_url} is not in {paths.config}")
-        if processes is None:
-            processes = os.cpu_count() or 1
-        updater = Updater(storage, config.settings, processes=processes)
-        failures = []
-        try:
-            if sys.stderr.isatty() and len(feeds) > 1:
-                with click.progressbar(
-                    length=len(feeds), label="Refreshing", file=sys.stderr
-                ) as bar:
-                    summary = updater.update(feeds, now=now, progress=lambda o: bar.update(1))
-            else:
-                summary = updater.update(feeds, now=now)
-        finally:
-            updater.close()
-        for o in summary.outcomes:
-            if o.error is not None:
-                failures.append(o)
-                click.echo(f"failed: {o.url}: {o.error}", err=True)
-            elif o.moved_to:
-                click.echo(
-                    f"moved: {o.url} now lives at {o.moved_to}; update {paths.config}",
-                    err=True,
-                )
-        click.echo(summary.line())
+        _fetch(paths, storage, config, feed_url, processes, now)
+    except StorageError as e:
+        # The dashboard shows it on /feeds (it may be another process); the error
+        # itself, naming the file and what to do, is printed by the cli group.
+        storage.record_problem(e, now=now, source="fetch")
+        raise
+    else:
+        storage.clear_problem()
     finally:
         storage.close()
+
+
+def _fetch(
+    paths: Paths,
+    storage: Storage,
+    config: Config,
+    feed_url: str | None,
+    processes: int | None,
+    now: datetime,
+) -> None:
+    """`fetch` once the database is open. A StorageError (damaged file, full disk...)
+    stops the batch at once (``Updater.update``) and ends the command with status 1."""
+    from aggregator.update import Updater
+
+    storage.sync_feeds(config.feeds, now=now)
+    feeds = storage.feeds()
+    if feed_url is not None:
+        feeds = [f for f in feeds if f.url == feed_url]
+        if not feeds:
+            raise click.UsageError(f"{feed_url} is not in {paths.config}")
+    if processes is None:
+        processes = os.cpu_count() or 1
+    updater = Updater(storage, config.settings, processes=processes)
+    failures = []
+    try:
+        if sys.stderr.isatty() and len(feeds) > 1:
+            with click.progressbar(length=len(feeds), label="Refreshing", file=sys.stderr) as bar:
+                summary = updater.update(feeds, now=now, progress=lambda o: bar.update(1))
+        else:
+            summary = updater.update(feeds, now=now)
+    finally:
+        updater.close()
+    for o in summary.outcomes:
+        if o.error is not None:
+            failures.append(o)
+            click.echo(f"failed: {o.url}: {o.error}", err=True)
+        elif o.moved_to:
+            click.echo(
+                f"moved: {o.url} now lives at {o.moved_to}; update {paths.config}",
+                err=True,
+            )
+    click.echo(summary.line())
 
 
 @cli.command("list")

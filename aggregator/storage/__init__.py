@@ -8,7 +8,8 @@ any thread: connections are per thread.
 Layout: ``_schema`` (commented SQL + numbered migrations), ``_sqlite`` (connections,
 transactions, errors, migrating), ``_files`` (the checks made before opening: foreign
 files, a ``-wal`` that does not belong, who has the file open), ``_backup`` (``backup``
-and ``restore``), ``_feeds``, ``_entries``, ``_search``, ``_forwards`` (the forward
+and ``restore``), ``_status`` (the last storage problem, in a file beside the
+database: it must be readable when the database is not), ``_feeds``, ``_entries``, ``_search``, ``_forwards`` (the forward
 ledger and outbox).
 
 SQL text is only ever assembled from constant fragments chosen in code (hence the
@@ -22,6 +23,7 @@ import os
 from ._backup import Copied, backup, restore
 from ._forwards import ForwardsMixin, NewForward, QueueOutcome
 from ._search import SearchMixin
+from ._status import ProblemsMixin, StorageProblem, problem_kind
 
 DEFAULT_PATH = os.path.join("data", "aggregator.sqlite3")
 
@@ -31,12 +33,14 @@ __all__ = [
     "NewForward",
     "QueueOutcome",
     "Storage",
+    "StorageProblem",
     "backup",
+    "problem_kind",
     "restore",
 ]
 
 
-class Storage(ForwardsMixin, SearchMixin):
+class Storage(ForwardsMixin, SearchMixin, ProblemsMixin):
     """The database. ``Storage(path)`` creates the folders, opens the file, checks that
     it is ours (``PRAGMA application_id``) and migrates it.
 

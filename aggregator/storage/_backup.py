@@ -23,7 +23,8 @@ see ``_files``). So:
   ``<db>.before-restore`` (a hard link, else a copy) with its ``-wal`` moved to
   ``<db>.before-restore-wal`` (the name SQLite gives that file's WAL), deletes the
   ``-shm`` (an index of the WAL, rebuilt on open), and renames the copy over the
-  database: the rename is atomic, and no old WAL is left to be replayed onto it.
+  database: the rename is atomic, and no old WAL is left to be replayed onto it. The
+  recorded storage problem (``_status``), if any, is cleared.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from ._files import (
     wal_path,
 )
 from ._sqlite import BUSY_TIMEOUT_SECONDS, translate_errors
+from ._status import clear_problem
 
 BEFORE_RESTORE = ".before-restore"
 
@@ -138,6 +140,7 @@ def restore(backup_path: str, db_path: str) -> Copied:
             previous = _set_aside(db_path)
             os.replace(tmp, db_path)
             _fsync_folder(folder)
+            clear_problem(db_path, corrupt_too=True)
         except BaseException:
             _unlink(tmp)
             raise

@@ -221,6 +221,70 @@ def _key_error(path: Path, what: str, e: OSError) -> AggregatorError:
     )
 
 
+# --- storage problems (issue 7, item 14) --------------------------------------------
+
+# A storage problem's kind (storage._status.problem_kind) -> what it is, what to do.
+STORAGE_PROBLEMS = {
+    "corrupt": (
+        "The database %(path)s is damaged.",
+        "Stop the aggregator, then restore your last backup with “aggregator restore "
+        "BACKUP_FILE” (see “Backup and restore” in the README).",
+    ),
+    "disk_full": (
+        "The disk holding the database %(path)s is full.",
+        "Free some space: the aggregator carries on by itself once it can write again.",
+    ),
+    "read_only": (
+        "The database %(path)s cannot be written.",
+        "Check the permissions of the file and of its folder, then restart the aggregator.",
+    ),
+    "locked": (
+        "The database %(path)s stayed locked by another program for too long.",
+        "If this lasts, look for another program using the file.",
+    ),
+    "storage": (
+        "The database %(path)s cannot be used.",
+        "The details are in the server log.",
+    ),
+}
+
+
+def describe_storage_problem(kind: str, path: str) -> dict[str, str]:
+    """``title`` and ``advice`` in the request's language. Only someone allowed to see
+    the dashboard learns which folder the file is in; others get its name only."""
+    from aggregator.web.auth import is_logged_in
+
+    what, advice = STORAGE_PROBLEMS.get(kind, STORAGE_PROBLEMS["storage"])
+    shown = os.path.abspath(path) if is_logged_in() else os.path.basename(path)
+    return {"title": i18n.gettext(what, path=shown), "advice": i18n.gettext(advice)}
+
+
+def _install_storage_errors(app: Flask) -> None:
+    """A StorageError during a request (damaged pages, full disk, read-only folder):
+    503 with which file and what to do, as a page or as JSON, instead of the generic
+    "something went wrong"; recorded beside the database so that /feeds keeps showing
+    it (``storage._status``)."""
+    from aggregator.errors import StorageError
+    from aggregator.storage import problem_kind
+
+    @app.errorhandler(StorageError)
+    def _storage(e: StorageError) -> Any:
+        log.error("%s %s: %s", request.method, request.path, e)
+        kind = problem_kind(e)
+        state().storage.record_problem(e, now=datetime.now(UTC), source="dashboard")
+        text = describe_storage_problem(kind, e.path)
+        if wants_json():
+            body = {"error": f"{text['title']} {text['advice']}", "status": 503, "problem": kind}
+            return jsonify(body), 503
+        title = i18n.gettext("Database problem")
+        return (
+            render_template(
+                "error.html", status=503, title=title, message=text["title"], advice=text["advice"]
+            ),
+            503,
+        )
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the dashboard. ``test_config`` overrides the environment and Flask settings.
 
@@ -283,6 +347,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _install_hooks(app)  # first: the language is known before the CSRF check may fail
     csrf.init_app(app)
     _install_error_pages(app)
+    _install_storage_errors(app)
 
     from aggregator.web import actions, api, auth, filters, forwarding, items, people, views
 

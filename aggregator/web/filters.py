@@ -103,6 +103,18 @@ def _here() -> str:
     return request.full_path.rstrip("?") if request.endpoint else "/"
 
 
+def _tabs_and_counts(st: Any) -> tuple[list[str], dict[str, int]]:
+    """The navigation's tabs and unread badges. When the database cannot be read, the
+    tabs of feeds.yaml without badges, so that the page saying so still renders."""
+    from aggregator.errors import StorageError
+
+    try:
+        return st.tabs(), st.storage.unread_counts()
+    except StorageError:
+        config = st.config
+        return ([t.name for t in config.tabs] if config else []), {}
+
+
 def _context() -> dict[str, Any]:
     from aggregator.web import state
 
@@ -114,8 +126,7 @@ def _context() -> dict[str, Any]:
         counts: dict[str, int] = {}
         error = None
     else:
-        tabs = st.tabs()
-        counts = st.storage.unread_counts()
+        tabs, counts = _tabs_and_counts(st)
         error = st.config_source.error
     return {
         "lang": i18n.current_language(),

@@ -279,6 +279,24 @@ FR: dict[str, str] = {
     "An unexpected error occurred.": "Une erreur inattendue s'est produite.",
 }
 
+# storage problems (issue 7, item 14): which database file, and what to do
+FR.update(
+    {
+        "Database problem": "Problème de base de données",
+        "Since": "Depuis",
+        "The database %(path)s is damaged.": "La base de données %(path)s est endommagée.",
+        "Stop the aggregator, then restore your last backup with “aggregator restore BACKUP_FILE” (see “Backup and restore” in the README).": "Arrêtez l'agrégateur, puis restaurez votre dernière sauvegarde avec « aggregator restore FICHIER_DE_SAUVEGARDE » (voir « Backup and restore » dans le README).",
+        "The disk holding the database %(path)s is full.": "Le disque qui contient la base de données %(path)s est plein.",
+        "Free some space: the aggregator carries on by itself once it can write again.": "Libérez de la place : l'agrégateur reprend de lui-même dès qu'il peut de nouveau écrire.",
+        "The database %(path)s cannot be written.": "La base de données %(path)s ne peut pas être modifiée.",
+        "Check the permissions of the file and of its folder, then restart the aggregator.": "Vérifiez les droits du fichier et de son dossier, puis redémarrez l'agrégateur.",
+        "The database %(path)s stayed locked by another program for too long.": "La base de données %(path)s est restée trop longtemps verrouillée par un autre programme.",
+        "If this lasts, look for another program using the file.": "Si cela dure, cherchez quel autre programme utilise le fichier.",
+        "The database %(path)s cannot be used.": "La base de données %(path)s est inutilisable.",
+        "The details are in the server log.": "Les détails sont dans le journal du serveur.",
+    }
+)  # fmt: skip
+
 MONTHS = {
     "fr": [
         "janvier", "février", "mars", "avril", "mai", "juin",

@@ -193,14 +193,30 @@ def search() -> Any:
 
 @bp.get("/feeds")
 def feeds() -> Any:
-    """Every feed's health: last fetch, HTTP status, error in words, next check."""
+    """Every feed's health: last fetch, HTTP status, error in words, next check; and
+    the last storage problem, if any (met by the worker, `fetch` or the dashboard, and
+    kept beside the database: storage._status)."""
     st = state()
     return render_template(
         "feeds.html",
         title=_("Feed status"),
         current_tab=None,
+        storage_problem=_storage_problem(),
         feeds=st.storage.feeds(include_inactive=True),
     )
+
+
+def _storage_problem() -> dict[str, Any] | None:
+    from aggregator.web import describe_storage_problem
+
+    problem = state().storage.last_problem()
+    if problem is None:
+        return None
+    return {
+        **describe_storage_problem(problem.kind, problem.path),
+        "since": problem.since,
+        "detail": problem.message,
+    }
 
 
 @bp.get("/export.opml")
