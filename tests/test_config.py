@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -335,45 +336,74 @@ def test_normalize_url(a: str, b: str) -> None:
 
 
 # --- ConfigSource / ContactSource --------------------------------------------------
+# (how a change settles before it is applied: tests/test_reload.py)
 
 GOOD = "tabs:\n  - name: A\n    feeds:\n      - https://example.org/a.xml\n"
 GOOD2 = "tabs:\n  - name: B\n    feeds:\n      - https://example.org/b.xml\n"  # same size
 BAD = "tabs:\n  - name: A\n    feeds:\n      - ftp://example.org/a.xml\n"
 
 
+class Clock:
+    """Seconds since the epoch, moved by hand (sources take it instead of sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def settle(source: yamlfile.YamlSource, clock: Clock) -> bool:
+    """A look, then another one a moment later: what the scheduler's ticks do."""
+    first = source.refresh()
+    clock.now += yamlfile.STABLE_SECONDS
+    return source.refresh() or first
+
+
 def test_source_keeps_last_good_config(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(GOOD)
-    source = ConfigSource(path)
+    clock = Clock()
+    source = ConfigSource(path, clock=clock)
     assert source.config is not None and source.error is None
     assert [t.name for t in source.config.tabs] == ["A"]
     assert source.refresh() is False  # nothing changed
 
     path.write_text(BAD)
-    assert source.refresh() is False
+    assert settle(source, clock) is False
     assert [t.name for t in source.config.tabs] == ["A"]  # last good kept
     assert source.error is not None
     assert "only http:// and https://" in str(source.error)
     assert source.refresh() is False and source.error is not None  # still broken
 
     path.write_text(GOOD2)
-    assert source.refresh() is True
+    assert settle(source, clock) is True
     assert source.error is None
     assert [t.name for t in source.config.tabs] == ["B"]
     assert source.require() is source.config
+
+    path.write_text(BAD)
+    settle(source, clock)
+    path.write_text(GOOD2)  # put back as it was (an undo): no parse needed, no error
+    assert settle(source, clock) is False
+    assert source.error is None and [t.name for t in source.config.tabs] == ["B"]
 
 
 def test_source_ignores_a_file_caught_half_saved(tmp_path: Path) -> None:
     # Editors that save in place truncate first: an empty file must not drop every feed.
     path = tmp_path / "feeds.yaml"
     path.write_text(GOOD)
-    source = ConfigSource(path)
+    clock = Clock()
+    source = ConfigSource(path, clock=clock)
     path.write_text("")
+    assert source.refresh() is False
+    assert source.error is None  # being written: not even an error yet
+    clock.now += yamlfile.STABLE_SECONDS  # ... and left empty
     assert source.refresh() is False
     assert source.config is not None and len(source.config.feeds) == 1
     assert source.error is not None and "write 'tabs: []'" in str(source.error)
     path.write_text("tabs: []\n")  # a deliberate "nothing" is accepted
-    assert source.refresh() is True
+    assert settle(source, clock) is True
     assert source.config is not None and source.config.tabs == () and source.error is None
 
 
@@ -404,10 +434,11 @@ def _rewrite_in_place(path: Path, text: str) -> None:
 def test_source_sees_two_edits_within_one_second(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(GOOD)
-    source = ConfigSource(path)
+    clock = Clock()
+    source = ConfigSource(path, clock=clock)
     _rewrite_in_place(path, GOOD2)
     # The mtime is within the racy window of our last read: the content hash decides.
-    assert source.refresh() is True
+    assert settle(source, clock) is True
     assert source.config is not None and source.config.tabs[0].name == "B"
 
 
@@ -416,47 +447,52 @@ def test_source_does_not_reread_an_old_unchanged_file(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(GOOD)
     os.utime(path, (1_600_000_000, 1_600_000_000))  # long ago: not racy
-    source = ConfigSource(path)
+    clock = Clock()
+    source = ConfigSource(path, clock=clock)
     _rewrite_in_place(path, GOOD2)
-    assert source.refresh() is False  # stat alone said "unchanged": no read
+    assert settle(source, clock) is False  # stat alone said "unchanged": no read
     assert source.config is not None and source.config.tabs[0].name == "A"
     os.utime(path)  # any real save moves the mtime
-    assert source.refresh() is True
+    assert settle(source, clock) is True
     assert source.config is not None and source.config.tabs[0].name == "B"
 
 
 def test_source_missing_and_deleted_files(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
-    source = ConfigSource(path)
+    clock = Clock()
+    source = ConfigSource(path, clock=clock)
     assert source.config is None
     assert source.error is not None and "file not found" in str(source.error)
     with pytest.raises(ConfigError):
         source.require()
     path.write_text(GOOD)
-    assert source.refresh() is True and source.error is None
+    assert settle(source, clock) is True and source.error is None
     path.unlink()
-    assert source.refresh() is False
+    assert settle(source, clock) is False
     assert source.config is not None and source.error is not None  # last good kept
 
     contacts_path = tmp_path / "contacts.yaml"
-    contacts = ContactSource(contacts_path)
+    contacts = ContactSource(contacts_path, clock=clock)
     assert contacts.contacts == () and contacts.error is None
     contacts_path.write_text("- name: A\n  email: a@example.org\n")
-    assert contacts.refresh() is True
+    assert settle(contacts, clock) is True
     assert [c.email for c in contacts.contacts or ()] == ["a@example.org"]
     contacts_path.unlink()
-    assert contacts.refresh() is True and contacts.contacts == ()
+    assert settle(contacts, clock) is True and contacts.contacts == ()
 
 
 def test_source_is_thread_safe(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(GOOD)
-    source = ConfigSource(path)
+    clock = Clock()
+    source = ConfigSource(path, clock=clock)
     loads: list[bool] = []
     errors: list[BaseException] = []
+    go = threading.Barrier(5)
 
     def worker() -> None:
         try:
+            go.wait()
             for _ in range(50):
                 loads.append(source.refresh())
         except BaseException as e:  # pragma: no cover - reported below
@@ -468,10 +504,13 @@ def test_source_is_thread_safe(tmp_path: Path) -> None:
     tmp = tmp_path / "new.yaml"
     tmp.write_text(GOOD2)
     os.replace(tmp, path)  # as editors and our own writer do
+    source.refresh()  # seen once by now, whatever the threads did
+    clock.now += yamlfile.STABLE_SECONDS  # ... then settled while the threads look
+    go.wait()
     for t in threads:
         t.join()
     assert not errors
-    assert loads.count(True) <= 1  # the change is loaded once, not once per thread
+    assert loads.count(True) == 1  # the change is loaded once, not once per thread
     source.refresh()
     assert source.config is not None and source.config.tabs[0].name == "B"
 

@@ -139,7 +139,11 @@ class World:
         return f
 
     def set_mail(self, mail: dict | None) -> None:
-        self.feeds.write_text(feeds_yaml(mail), encoding="utf-8")
+        # The app's own atomic writer: complete by construction, so applied at once
+        # (a hand edit is applied only once left alone, see tests/test_reload.py).
+        from aggregator.config.yamlfile import atomic_write
+
+        atomic_write(self.feeds, feeds_yaml(mail))
 
 
 @pytest.fixture
@@ -427,6 +431,74 @@ def test_header_injection_attempts_reach_the_server_as_plain_text(world, smtp):
     names = [line.split(b":")[0].lower() for line in head.split(b"\r\n") if line[:1] not in b" \t"]
     assert b"bcc" not in names and b"x-injected" not in names
     assert "X-Injected: note" in msg.get_body(("plain",)).get_content()  # just words
+
+
+EW_PAYLOAD = "Offre =?utf-8?q?=0D=0ABcc:_attacker@evil.example=0D=0AX-Injected:_yes?="
+EW_BODY = "=?utf-8?q?=0D=0A=0D=0AX-Injected:_the_feed_writes_the_body?="
+# Too long for one line: the email package's folder dropped the quotes of such a
+# display name, and its ':' ',' ';' made a group of other addresses in To:.
+LONG_NAME = "Eve: attacker@evil.example, other@evil.example; " + "suite " * 12
+
+
+@pytest.mark.parametrize(
+    "title, name",
+    [(EW_PAYLOAD, EW_PAYLOAD), (EW_BODY, EW_BODY), ("Offre", LONG_NAME)],
+    ids=["encoded-word", "encoded-word-body", "long-name"],
+)
+def test_encoded_words_in_title_and_contact_name_reach_the_server_as_one_header(
+    world, smtp, title, name
+):
+    world.contacts.write_text(
+        f"- name: {json.dumps(name)}\n  email: eve@example.org\n", encoding="utf-8"
+    )
+    entry = world.add(CINE, "evil", title, "résumé")
+    fw = world.forwarder()
+    fw.queue(entry, ["eve@example.org"], f"Note {title}", now=NOW)
+    assert len(fw.deliver_due(now=LATER).sent) == 1
+    (got,) = smtp.wait_for(1)
+    assert got.rcpt_tos == ["eve@example.org"]
+    head = got.data.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":")[0].lower() for line in head.split(b"\r\n") if line[:1] not in b" \t"]
+    assert names == [b"subject", b"from", b"reply-to", b"to", b"date", b"message-id",
+                     b"mime-version", b"content-type"]  # fmt: skip
+    msg = got.message
+    (to,) = msg["To"].addresses
+    assert to.addr_spec == "eve@example.org"
+    assert to.display_name.replace(" ", "") == name.replace("=?", "= ?").replace(" ", "")
+    subject = str(msg["Subject"])
+    assert "\r" not in subject and "\n" not in subject
+    assert subject.replace(" ", "") == (
+        "Ça pourrait t'intéresser : " + title.replace("=?", "= ?")
+    ).replace(" ", "")
+    text = msg.get_body(("plain",)).get_content()
+    assert text.startswith("Note ")
+    # the ledger keeps the title as the feed wrote it
+    assert world.storage.forwards_to("eve@example.org")[0].entry_title == title
+
+
+def test_a_contact_address_with_a_control_character_never_reaches_the_server(world, smtp):
+    bad = "eve\x00@example.org"
+    world.contacts.write_text('- name: Eve\n  email: "eve\\0@example.org"\n', encoding="utf-8")
+    fw = world.forwarder()
+    with pytest.raises(ForwardError):  # refused when queueing (or not even a contact)
+        fw.queue(world.ids["doc"], [bad], now=NOW)
+    # A row that got in anyway (queued by an older version) fails, nothing is sent.
+    from aggregator.storage import NewForward
+
+    outcome = world.storage.queue_forwards(
+        "b1",
+        [NewForward(entry_id=world.ids["doc"], entry_title="Doc", entry_link=None,
+                    link_key=None, feed_title="F", entry_published=None, excerpt="",
+                    contact_name="Eve", contact_email=bad, language="fr", note="")],
+        now=NOW, send_after=NOW, max_recipients=30, window=timedelta(hours=1),
+        refuse_previous=False,
+    )  # fmt: skip
+    (f,) = outcome.forwards
+    report = fw.deliver_due(now=LATER)
+    assert report.failed == [f.id] and report.sent == []
+    failed = state(world, f.id)
+    assert failed.state == "failed" and "control character U+0000" in failed.last_error
+    assert smtp.messages == []
 
 
 # --- rate limit ------------------------------------------------------------------------------

@@ -230,20 +230,31 @@ def test_permanent_redirect_is_followed_and_reported(env):
 
 
 def test_config_edits_are_picked_up_and_bad_edits_keep_the_last_good(env):
+    import time
+
+    from aggregator.config.yamlfile import STABLE_SECONDS
+
     make, storage, server, config = env
     a = server.add("/a.xml", rss(("a", "A", None)))
     b = server.add("/b.xml", rss(("b", "B", None)))
     worker = make({"T": [a, b]})
+    clock = [time.time()]  # a hand edit is applied once left alone: move time, not sleep
+    worker.config_source.clock = lambda: clock[0]
     worker.tick(now=NOW)
     assert len(storage.entries()[0]) == 2
 
     config.write_text(config.read_text().replace(f"      - {b}\n", "") + "oops: [\n")
+    worker.tick(now=NOW + timedelta(seconds=30))  # noticed; maybe half-written: not yet
+    assert worker.config_source.error is None
+    clock[0] += STABLE_SECONDS
     worker.tick(now=NOW + timedelta(minutes=1))
     assert worker.config_source.error is not None
     assert "feeds.yaml" in str(worker.config_source.error)
     assert {f.url for f in storage.feeds()} == {a, b}  # last good config still runs
 
     write_config(config, {"T": [a]})
+    worker.config_source.refresh()
+    clock[0] += STABLE_SECONDS
     worker.tick(now=NOW + timedelta(minutes=2))
     assert worker.config_source.error is None
     assert {f.url for f in storage.feeds()} == {a}

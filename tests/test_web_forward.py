@@ -86,8 +86,12 @@ def post_forward(client, eid: int, json: bool = False, **fields):
 
 
 def with_mail(site: dict, smtp) -> None:
-    """settings.mail pointing at the test SMTP server, written into feeds.yaml."""
-    site["config"].write_text(
+    """settings.mail pointing at the test SMTP server, written into feeds.yaml (with
+    the app's own atomic writer: complete by construction, so applied at once)."""
+    from aggregator.config.yamlfile import atomic_write
+
+    atomic_write(
+        site["config"],
         FEEDS_YAML
         + f"""settings:
   mail:
@@ -96,7 +100,6 @@ def with_mail(site: dict, smtp) -> None:
     security: none
     from: "Alex Exemple <alex@example.org>"
 """,
-        encoding="utf-8",
     )
 
 
@@ -531,8 +534,16 @@ def test_api_forwards(app, client):
 
 
 def test_broken_contacts_file_is_explained_and_the_last_good_one_kept(app, client, site):
+    import time
+
+    from aggregator.config.yamlfile import STABLE_SECONDS
+
+    clock = [time.time()]  # a hand edit is applied once left alone: move time, not sleep
+    fw(app).contact_source.clock = lambda: clock[0]
     path = site["dir"] / "contacts.yaml"
     path.write_text(CONTACTS_YAML + "- name: Sans adresse\n", encoding="utf-8")
+    client.get("/contacts")
+    clock[0] += STABLE_SECONDS
     page = text(client.get("/contacts"))
     assert "Le fichier des contacts contient des erreurs" in page
     assert re.search(re.escape(str(path)) + r":\d+:\d+: this contact has no &#39;email:&#39;", page)

@@ -154,8 +154,16 @@ def test_login_limiter_window():
 
 
 def test_config_error_banner_until_the_file_is_fixed(app, client, site):
+    import time
+
+    from aggregator.config.yamlfile import STABLE_SECONDS
+
+    clock = [time.time()]  # a hand edit is applied once left alone: move time, not sleep
+    app.extensions["aggregator"].config_source.clock = lambda: clock[0]
     assert "banner-error" not in text(client.get("/"))
     site["config"].write_text(FEEDS_YAML + "  - nme: Oops\n", encoding="utf-8")
+    assert "banner-error" not in text(client.get("/"))  # maybe half-written: not yet
+    clock[0] += STABLE_SECONDS
     for path in ["/", "/tab/Tech", "/search", "/entry/1"]:
         page = text(client.get(path))
         assert "banner-error" in page, path
@@ -165,6 +173,8 @@ def test_config_error_banner_until_the_file_is_fixed(app, client, site):
     assert "Problèmes de configuration" in feeds
     assert "Tech" in text(client.get("/tab/Tech"))  # the last good config still serves
     site["config"].write_text(FEEDS_YAML + "\n", encoding="utf-8")
+    client.get("/")
+    clock[0] += STABLE_SECONDS
     assert "banner-error" not in text(client.get("/"))
 
 

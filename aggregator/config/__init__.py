@@ -2,9 +2,10 @@
 
 Loading validates everything and reports every problem at once as
 ``FILE:LINE:COL: message`` (``errors.ConfigError``); ``ConfigSource`` and
-``ContactSource`` keep the last good version while noticing hand edits; the
-``edit`` functions change the files for the dashboard, round-trip (comments kept)
-and atomically.
+``ContactSource`` keep the last good version while noticing hand edits, applied
+only once the file has been left alone (never half-written; the exact rules are in
+``yamlfile.YamlSource``); the ``edit`` functions change the files for the dashboard,
+round-trip (comments kept) and atomically.
 
 Layout: ``values`` parses single values (durations, sizes, URLs, addresses),
 ``yamlfile`` reads YAML into positioned nodes and watches files, ``feeds`` and

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from aggregator.errors import ConfigError
 from aggregator.models import Contact
 
 from . import values
@@ -152,16 +153,36 @@ def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
     return tuple(contacts)
 
 
-class ContactSource(YamlSource[tuple[Contact, ...]]):
-    """contacts.yaml as last seen valid; a missing file is no contacts."""
+def says_no_contacts(text: str, file: str) -> ConfigError | None:
+    """None if a valid contacts.yaml with no contact says so on purpose (``[]``), else
+    the error that refuses to load it over a list that has contacts. An empty or
+    comments-only file is what an editor's half-written file looks like."""
+    advice = "to remove every contact on purpose, write '[]' or delete the file"
+    root = compose(text, Problems(file))
+    if isinstance(root, SequenceNode) and root.flow_style and not root.value:
+        return None
+    if not text.strip():
+        return fail(file, f"the file is empty; {advice}")
+    return fail(file, f"the file holds no contact, only comments; {advice}")
 
-    empty_advice = "to remove every contact on purpose, write '[]' or delete the file"
+
+class ContactSource(YamlSource[tuple[Contact, ...]]):
+    """contacts.yaml as last seen valid; a missing file is no contacts. Changes are
+    picked up once settled (see ``YamlSource``); every contact disappears only when
+    the file says ``[]`` or is deleted."""
 
     def parse(self, text: str) -> tuple[Contact, ...]:
         return parse_contacts(text, str(self.path))
 
     def missing(self) -> tuple[Contact, ...]:
         return ()
+
+    def check_change(
+        self, old: tuple[Contact, ...], new: tuple[Contact, ...], text: str | None
+    ) -> ConfigError | None:
+        if new or not old or text is None:  # None: the file was deleted, on purpose
+            return None
+        return says_no_contacts(text, str(self.path))
 
     def summary(self, value: tuple[Contact, ...]) -> str:
         return f"{self.path}: {len(value)} contact{'s' if len(value) != 1 else ''}"

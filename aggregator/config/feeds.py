@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from aggregator.errors import ConfigError
 from aggregator.models import Config, FeedConfig, MailSettings, Settings, TabConfig
 
 from . import values
@@ -427,16 +428,61 @@ def _feeds(
     return tuple(feeds)
 
 
-class ConfigSource(YamlSource[Config]):
-    """feeds.yaml as last seen valid; ``refresh()`` picks up hand edits."""
+def _explicitly_empty(node: Node | None) -> bool:
+    """``[]`` written out (a flow list with no item), not a list that ends early."""
+    return isinstance(node, SequenceNode) and bool(node.flow_style) and not node.value
 
-    empty_advice = "to remove every tab on purpose, write 'tabs: []'"
+
+def says_no_feeds(text: str, file: str) -> ConfigError | None:
+    """None if a valid feeds.yaml with no feed says so on purpose, else the error that
+    refuses to load it over a configuration that has feeds.
+
+    On purpose means ``tabs: []``, or tabs that each say ``feeds: []`` (what the
+    dashboard leaves after removing the last feed). An empty file, comments only,
+    settings without ``tabs:``, ``tabs:`` with nothing under it, or tabs without
+    feeds are what an editor's half-written file looks like: the first lines of the
+    real one.
+    """
+    advice = "to remove every feed on purpose, write 'tabs: []'"
+    root = compose(text, Problems(file))
+    if is_null(root):
+        if not text.strip():
+            return fail(file, f"the file is empty; {advice}")
+        return fail(file, f"the file holds only comments, no 'tabs:'; {advice}")
+    assert isinstance(root, MappingNode)  # parse_config accepted it
+    tabs = next((pair for pair in root.value if pair[0].value == "tabs"), None)
+    if tabs is None:
+        line, col = root.start_mark.line + 1, root.start_mark.column + 1
+        return fail(file, f"there is no 'tabs:' in this file, so no feed; {advice}", line, col)
+    key, node = tabs
+    if _explicitly_empty(node):
+        return None
+    if isinstance(node, SequenceNode) and node.value:
+        feeds = [
+            next((v for k, v in tab.value if k.value == "feeds"), None)
+            for tab in node.value
+            if isinstance(tab, MappingNode)
+        ]
+        if len(feeds) == len(node.value) and all(_explicitly_empty(f) for f in feeds):
+            return None
+    line, col = key.start_mark.line + 1, key.start_mark.column + 1
+    return fail(file, f"'tabs:' lists no feed; {advice}", line, col)
+
+
+class ConfigSource(YamlSource[Config]):
+    """feeds.yaml as last seen valid; ``refresh()`` picks up hand edits once settled
+    (see ``YamlSource``) and never goes from some feeds to none by accident."""
 
     def parse(self, text: str) -> Config:
         return parse_config(text, str(self.path))
 
     def missing(self) -> Config:
         raise fail(str(self.path), missing_advice())
+
+    def check_change(self, old: Config, new: Config, text: str | None) -> ConfigError | None:
+        if new.feeds or not old.feeds or text is None:
+            return None
+        return says_no_feeds(text, str(self.path))
 
     def summary(self, value: Config) -> str:
         return summarize(value)

@@ -336,6 +336,8 @@ def atomic_write(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        # Before the rename, so that no reader can see the new file as someone else's.
+        _remember_write(path, text.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -353,14 +355,44 @@ def atomic_write(path: Path, text: str) -> None:
 
 T = TypeVar("T")
 
+# A changed file is applied only once it has been left alone this long (two looks at
+# least this far apart saw the same inode, size, times and content). Editors save in
+# several writes (truncate, then write; or one write per buffer): a look between two
+# of them sees a prefix, and 72 % of the prefixes of a real feeds.yaml are valid YAML.
+STABLE_SECONDS = 1.0
+# ...and this long when the file does not end with a line break. Every editor and our
+# own writer end a YAML file with one; a streaming writer stalled mid-line (a slow copy,
+# a network share) leaves a cut last value instead: ``url: http://1``, an address
+# missing its last letters. Such a file is not believed before this much quiet.
+UNTERMINATED_SECONDS = 10.0
+
 # File systems store mtimes with a resolution between 1 ns and 2 s (FAT). A file whose
 # mtime is this close to the moment we read it may be written again without its
 # (mtime, size) changing: git calls this "racily clean" (Documentation/technical/racy-git.txt)
 # and so do we. Such a file is hashed again on the next refresh.
 RACY_WINDOW_NS = 2_000_000_000
 
+Stamp = tuple[int, int, int, int]
 
-def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+# What ``atomic_write`` put in each file, by real path: a file whose content is the
+# one we wrote is complete by construction (temp file + rename), so a source in this
+# process applies it at once instead of waiting for it to settle. That is how a
+# dashboard edit shows on the very next page.
+_written: dict[str, bytes] = {}
+_written_lock = threading.Lock()
+
+
+def _remember_write(path: Path, data: bytes) -> None:
+    with _written_lock:
+        _written[os.path.realpath(path)] = hashlib.sha256(data).digest()
+
+
+def _we_wrote(path: Path, digest: bytes) -> bool:
+    with _written_lock:
+        return _written.get(os.path.realpath(path)) == digest
+
+
+def _stamp(path: Path) -> Stamp | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -368,33 +400,69 @@ def _stamp(path: Path) -> tuple[int, int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def _terminated(data: bytes | None) -> bool:
+    """A missing or empty file, or one whose last byte ends a line."""
+    return not data or data.endswith((b"\n", b"\r"))
+
+
 class YamlSource(Generic[T]):
     """The last good value parsed from one YAML file, re-read when the file changes.
 
-    Subclasses define ``parse(text) -> T`` and ``missing() -> T`` (what a missing
-    file means; raise ConfigError if it is an error). The file is read once at
-    construction; call ``refresh()`` periodically. Thread-safe.
+    Subclasses define ``parse(text) -> T``, ``missing() -> T`` (what a missing file
+    means; raise ConfigError if it is an error) and may refuse a change with
+    ``check_change``. The file is read once at construction; call ``refresh()``
+    periodically: it costs one ``stat`` while nothing changes. Thread-safe.
+
+    When a change is applied (the exact rules; README "Editing the files"):
+
+    1. A *version* of the file is its inode, size, mtime, ctime and content. A new
+       version is applied once two looks (``refresh`` calls) at least
+       ``STABLE_SECONDS`` apart have seen it unchanged, or ``UNTERMINATED_SECONDS``
+       if the file does not end with a line break. Nothing happens in between: the
+       last good value stays and no error is reported for a file still being written.
+       A change is therefore applied by the first ``refresh`` that comes late enough;
+       if nobody calls again, nothing is applied (the scheduler calls every tick).
+    2. A version written by this process's own ``atomic_write`` (dashboard and CLI
+       edits) is complete by construction and applied at once.
+    3. At construction (the first look, no good value yet) a file ending with a line
+       break is applied at once, whatever its age: there is nothing to keep instead,
+       and one-shot commands look only once. An unterminated file is applied if its
+       mtime is ``UNTERMINATED_SECONDS`` old, else it waits like any change.
+    4. A version that parses is still refused (an error, the last good value kept) if
+       ``check_change`` says so: feeds.yaml and contacts.yaml never go from some
+       feeds (contacts) to none unless the file says so explicitly.
+
+    ``clock`` (seconds since the epoch, like ``time.time``) is injectable so that
+    tests move time instead of sleeping; it is compared with file mtimes.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self.clock = clock
         self._lock = threading.Lock()
         self._value: T | None = None
         self._error: ConfigError | None = None
-        self._stamp: tuple[int, int, int, int] | None = None
+        # The version last judged (applied, or refused with an error).
+        self._stamp: Stamp | None = None
         self._digest: bytes | None = None
         self._racy = True
-        self._had_content = False
+        # The content of the good value: a file put back as it was needs no parse.
+        self._good_digest: bytes | None = None
+        # A new version waiting to settle: ((stamp, digest), first seen at).
+        self._pending: tuple[tuple[Stamp | None, bytes], float] | None = None
+        self._first_look = True
         self.refresh()
-
-    #: Said when a file that had content is found empty (see ``refresh``).
-    empty_advice = "write what it should hold"
 
     def parse(self, text: str) -> T:
         raise NotImplementedError
 
     def missing(self) -> T:
         raise NotImplementedError
+
+    def check_change(self, old: T, new: T, text: str | None) -> ConfigError | None:
+        """Why ``new`` (parsed from ``text``; None: the file is missing) must not
+        replace the good value ``old``, or None to apply it."""
+        return None
 
     @property
     def value(self) -> T | None:
@@ -406,6 +474,11 @@ class YamlSource(Generic[T]):
         """Why the file on disk cannot be used right now (None when it is fine)."""
         return self._error
 
+    @property
+    def pending(self) -> bool:
+        """True while a changed file waits to be left alone long enough to be applied."""
+        return self._pending is not None
+
     def require(self) -> T:
         """The last good value; raises the current error if there never was one."""
         value, error = self._value, self._error
@@ -414,39 +487,73 @@ class YamlSource(Generic[T]):
         return value
 
     def refresh(self) -> bool:
-        """Re-read the file if it changed. True when a new good value was loaded."""
+        """Apply the file if it changed and has settled. True when a new good value
+        was loaded."""
         with self._lock:
+            first, self._first_look = self._first_look, False
+            now = self.clock()
             try:
                 stamp = _stamp(self.path)
                 if stamp == self._stamp and self._digest is not None and not self._racy:
                     return False
                 data = None if stamp is None else self.path.read_bytes()
                 if data is not None and _stamp(self.path) != stamp:
-                    # Changed while we read it: an editor saving in place. Next time.
-                    self._digest = None
+                    # Changed while we read it: being written. Its quiet time starts over.
+                    self._pending = None
                     return False
             except FileNotFoundError:
                 stamp, data = None, None
             except OSError as e:
+                self._pending = None
                 return self._failed(fail(str(self.path), f"cannot read: {e.strerror}"), retry=True)
-            self._stamp = stamp
-            self._racy = stamp is not None and time.time_ns() - stamp[2] < RACY_WINDOW_NS
             digest = b"missing" if data is None else hashlib.sha256(data).digest()
-            if digest == self._digest:
+            if digest == self._digest:  # touched, or put back as it was judged: nothing new
+                self._settled(stamp, digest)
                 return False
-            self._digest = digest
-            if data is not None and not data.strip() and self._had_content:
-                # Most likely caught between an editor's truncate and write: loading it
-                # would briefly drop every feed. A deliberate "nothing" is written out.
-                return self._failed(fail(str(self.path), f"the file is empty; {self.empty_advice}"))
+            if not (_we_wrote(self.path, digest) or self._stable(first, stamp, digest, data, now)):
+                return False
+            self._settled(stamp, digest)
+            if digest == self._good_digest:  # back to the good version (an undo)
+                self._error = None
+                return False
             try:
-                value = self.missing() if data is None else self.parse(decode(data, str(self.path)))
+                text = None if data is None else decode(data, str(self.path))
+                value = self.missing() if text is None else self.parse(text)
+                refusal = (
+                    None if self._value is None else self.check_change(self._value, value, text)
+                )
             except ConfigError as e:
                 return self._failed(e)
-            self._value, self._error = value, None
-            self._had_content = bool(data and data.strip())
+            if refusal is not None:
+                return self._failed(refusal)
+            self._value, self._error, self._good_digest = value, None, digest
             log.info("loaded %s", self.summary(value))
             return True
+
+    def _stable(
+        self, first: bool, stamp: Stamp | None, digest: bytes, data: bytes | None, now: float
+    ) -> bool:
+        """Has this version been left alone long enough (rules 1 and 3 above)?"""
+        terminated = _terminated(data)
+        if first and terminated:
+            return True
+        version = (stamp, digest)
+        if self._pending is None or self._pending[0] != version or self._pending[1] > now:
+            # A new version (or the clock went back): its quiet time starts now, or at
+            # its mtime for the very first look.
+            since = now
+            if first and stamp is not None:
+                since = min(now, stamp[2] / 1e9)
+            self._pending = (version, since)
+            log.debug("%s changed; waiting for it to be left alone", self.path)
+        quiet = STABLE_SECONDS if terminated else UNTERMINATED_SECONDS
+        return now - self._pending[1] >= quiet
+
+    def _settled(self, stamp: Stamp | None, digest: bytes) -> None:
+        self._pending = None
+        self._stamp, self._digest = stamp, digest
+        # The real time, not ``clock``: this is about the file system's timestamps.
+        self._racy = stamp is not None and time.time_ns() - stamp[2] < RACY_WINDOW_NS
 
     def summary(self, value: T) -> str:
         return str(self.path)
