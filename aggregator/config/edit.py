@@ -32,7 +32,7 @@ from aggregator.models import Config, Contact
 from . import values
 from .contacts import parse_contacts
 from .feeds import parse_config
-from .yamlfile import Problems, atomic_write, compose, decode
+from .yamlfile import Problems, atomic_write, compose, decode, fail
 
 T = TypeVar("T")
 
@@ -118,6 +118,11 @@ def save_contact(
     Raises NotFound if ``original_email`` is not in the file, ConfigError if the
     result is invalid (e.g. the new address belongs to another contact).
     """
+    try:
+        # Checked as given, before YAML could fold some characters (NEL) into others.
+        values.check_address(contact.email)
+    except ValueError as e:
+        raise fail(str(path), f"email: {e}") from None
 
     def change(data: Any) -> Any:
         if data is None:

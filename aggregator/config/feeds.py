@@ -234,6 +234,7 @@ def _host(node: Node) -> str:
     host = text_or_none(node)
     if not host:
         raise ValueError("the SMTP server name is empty")
+    values.check_visible(host, "server name")
     if any(c.isspace() or c in "/@:" for c in host):
         raise ValueError(
             f"'{host}' is not a host name (write just the server, e.g. smtp.example.org)"
@@ -242,9 +243,17 @@ def _host(node: Node) -> str:
 
 
 def _mailbox(node: Node) -> str:
-    raw = scalar(node, "an email address")
-    values.check_mailbox(raw.strip())
-    return raw.strip()
+    raw = scalar(node, "an email address").strip(" ")
+    values.check_mailbox(raw)
+    return raw
+
+
+def _username(node: Node) -> str | None:
+    # Sent in SMTP AUTH, where a NUL separates the fields (RFC 4616).
+    name = text_or_none(node)
+    if name is not None:
+        values.check_visible(name, "user name")
+    return name
 
 
 def _mail(node: Node, problems: Problems) -> MailSettings | None:
@@ -259,7 +268,7 @@ def _mail(node: Node, problems: Problems) -> MailSettings | None:
         "host": _host,
         "port": _port,
         "security": _security,
-        "username": text_or_none,
+        "username": _username,
         "from": _mailbox,
         "reply_to": _mailbox,
         "copy_to_me": _bool,

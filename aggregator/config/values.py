@@ -9,6 +9,7 @@ on. The YAML walkers add the ``FILE:LINE:COL`` in front.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 from email.utils import getaddresses, parseaddr
 from urllib.parse import urlsplit, urlunsplit
@@ -251,6 +252,40 @@ def normalize_url(url: str) -> str:
 
 # --- email addresses ---------------------------------------------------------------
 
+# What goes into an envelope (MAIL FROM / RCPT TO) must be exactly what the person
+# sees in From: and To:. A NUL, a control character, a line separator (U+2028), a
+# bidirectional override (U+202E) or any other invisible character makes the two
+# differ: SMTP servers cut at a NUL, mail clients reorder around a bidi override,
+# and the address shown is not the one mail goes to. So an address (and the whole
+# From-style value around it) must be made of visible characters only: ``isprintable``
+# is False for every Unicode "Other" (Cc, Cf, Cs, Co, Cn) and "Separator" (Zl, Zp, Zs)
+# character except the ASCII space, which is refused in an address separately.
+
+
+_NAMELESS = {
+    "Cc": "a control character",
+    "Cs": "half of a surrogate pair",
+    "Co": "a private-use character",
+    "Cn": "an unassigned character",
+}
+
+
+def _char_name(c: str) -> str:
+    name = unicodedata.name(c, "") or _NAMELESS.get(unicodedata.category(c), "")
+    return f"U+{ord(c):04X}, {name}" if name else f"U+{ord(c):04X}"
+
+
+def check_visible(raw: str, what: str) -> None:
+    """Raise ``ValueError`` if ``raw`` holds a character other than visible ones and
+    the ASCII space: controls (C0, DEL, C1, TAB, NUL), line and paragraph separators,
+    non-ASCII spaces, bidirectional and zero-width format characters."""
+    for c in raw:
+        if c != " " and not c.isprintable():
+            raise ValueError(
+                f"{raw!r} contains an invisible or control character ({_char_name(c)});"
+                f" retype the {what} by hand"
+            )
+
 
 def _check_addr_spec(addr: str, raw: str) -> None:
     local, at, domain = addr.rpartition("@")
@@ -274,6 +309,7 @@ def check_mailbox(raw: str) -> str:
     Returns the address part.
     """
     _check_one_line(raw)
+    check_visible(raw, "address")
     if len(getaddresses([raw])) > 1:
         raise ValueError(f"'{raw}' holds several addresses; write only one")
     _name, addr = parseaddr(raw)
@@ -286,9 +322,11 @@ def check_mailbox(raw: str) -> str:
 
 
 def check_address(raw: str) -> str:
-    """A bare address, no display name: ``camille@example.org``. Returns it stripped."""
-    raw = raw.strip()
+    """A bare address, no display name: ``camille@example.org``. Returns it without
+    the spaces around it; any other invisible character, anywhere, is refused."""
+    raw = raw.strip(" ")
     _check_one_line(raw)
+    check_visible(raw, "address")
     if len(getaddresses([raw])) > 1 or "," in raw or ";" in raw:
         raise ValueError(f"'{raw}' holds several addresses; write only one")
     name, addr = parseaddr(raw)
