@@ -1,16 +1,39 @@
 """Email: compose the forward message and send it over SMTP. The only module that
-imports smtplib; it knows nothing of storage, contacts or configuration files.
+imports smtplib; it knows nothing of storage, contacts or configuration files. It
+imports nothing outside the standard library but ``aggregator.errors`` and
+``aggregator.models`` (the injection tests run it under other Python versions).
 
 Composing. ``compose`` builds an ``email.message.EmailMessage`` (policy ``default``:
 RFC 2047 encoded words in headers, so any server takes it) as multipart/alternative,
 text/plain then text/html (RFC 2046 section 5.1.4: the preferred part last), UTF-8,
-with Message-ID and Date. Everything that goes into a header first goes through
-``header_text``: control characters (CR, LF, NEL, U+2028...) and bidi overrides
-become spaces, so a title, note or name cannot add a header; EmailMessage would also
-refuse a CR or LF, but refusing would block a legitimate forward of an odd title.
-The HTML is built by hand with ``html.escape`` on every value and has no remote
-resources (no tracking pixel, no image): the only URL is the article's own link,
-and only if it is http(s).
+with Message-ID and Date. The HTML is built by hand with ``html.escape`` on every
+value and has no remote resources (no tracking pixel, no image): the only URL is the
+article's own link, and only if it is http(s).
+
+Headers. Every header value made from text we did not write (the Subject from a
+feed's title, the To/From/Reply-To display names) goes through ``header_value``:
+
+* control characters (CR, LF, NEL, U+2028...) and bidi overrides become spaces, so
+  the text is one line (``header_text``); EmailMessage would refuse a raw CR or LF,
+  but refusing would block a legitimate forward of an odd title;
+* every ``=?`` becomes ``= ?``. The email package DECODES RFC 2047 encoded words
+  (``=?utf-8?q?=0D=0ABcc:_x?=``) found in a value it is given, in unstructured
+  headers, in quoted display names and even in the middle of a word, and on Python
+  3.11 and 3.12 its folder writes the decoded CR/LF out as they are: a title could
+  add a ``Bcc:`` or end the header block and write the body. Without ``=?`` there
+  is no encoded word, so the text the package stores is the text we gave it, on
+  every version; the one visible change is a space in a literal ``=?``;
+* the To/From/Reply-To fields are written by ``address_field``, not by the
+  package's folder, which drops the quotes of a long display name (its commas and
+  colons then make other addresses): a name is plain words or encoded words.
+
+Addresses are never "cleaned": an address with a control character, white space,
+a character that is not part of a plain ``local@domain`` or ``=?`` is refused with
+``AddressError`` (``envelope_address``), so the envelope is always exactly the
+address the ``To:`` header shows. And ``compose`` parses its own output back and
+refuses a message whose headers are not exactly the ones it meant (``HeaderError``):
+should a future version of the package find another way to reinterpret a value, the
+message fails loudly instead of leaving.
 
 Sending. ``SmtpClient`` opens one connection (ssl, starttls or none; certificates
 verified; a timeout on every socket operation) and runs the MAIL/RCPT/DATA steps
@@ -25,6 +48,7 @@ recipient). The password is passed in, never logged, never part of a message.
 from __future__ import annotations
 
 import contextlib
+import email
 import html
 import logging
 import re
@@ -36,9 +60,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.generator import BytesGenerator
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, unquote
 from io import BytesIO
 
 from aggregator.errors import AggregatorError
@@ -84,6 +109,54 @@ MONTHS = {
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+# --- errors ------------------------------------------------------------------------
+
+
+class MailError(AggregatorError):
+    """Sending failed. ``temporary``: try again later (the message stays queued);
+    otherwise the server refused this message for good. ``reason`` is what the
+    server said (or what went wrong on the way), for the person to read."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        temporary: bool,
+        code: int | None = None,
+        connection_lost: bool = False,
+    ) -> None:
+        self.reason = reason
+        self.temporary = temporary
+        self.code = code
+        self.connection_lost = connection_lost
+        super().__init__(reason)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception pickles as cls(*args), which keyword-only arguments break: rebuild
+        # without calling __init__, then restore the attributes.
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[MailError], args: tuple[object, ...]) -> MailError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
+
+class AddressError(MailError, ValueError):
+    """An address we refuse to put in the envelope or a header (see ``envelope_address``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, temporary=False)
+
+
+class HeaderError(MailError, ValueError):
+    """The composed message does not parse back to the headers we meant."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, temporary=False)
+
+
 # --- composing ---------------------------------------------------------------------
 
 
@@ -103,8 +176,9 @@ class Letter:
 
 
 def header_text(text: str, limit: int | None = None) -> str:
-    """One safe line for a header: control, line-separator and bidi characters become
-    spaces, runs of white space one space; cut at ``limit`` characters with "…"."""
+    """One line of text: control, line-separator and bidi characters become spaces,
+    runs of white space one space; cut at ``limit`` characters with "…". For what
+    is stored and shown; a header value also needs ``header_value``."""
     chars = []
     for c in text:
         category = unicodedata.category(c)
@@ -112,7 +186,18 @@ def header_text(text: str, limit: int | None = None) -> str:
             chars.append(" ")
         else:
             chars.append(c)
-    line = " ".join("".join(chars).split())
+    return _cut(" ".join("".join(chars).split()), limit)
+
+
+def header_value(text: str, limit: int | None = None) -> str:
+    """A header value from text we did not write: ``header_text``, and no RFC 2047
+    encoded word (every ``=?`` becomes ``= ?``; see the module docstring). The
+    email package stores exactly this text, whatever the Python version."""
+    return _cut(header_text(text).replace("=?", "= ?"), limit)
+
+
+def _cut(line: str, limit: int | None) -> str:
+    # Cutting and adding "…" cannot create a "=?": nothing is added after the cut.
     if limit is not None and len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
     return line
@@ -168,26 +253,80 @@ def safe_link(link: str | None) -> str | None:
 
 
 def mailbox(value: str) -> Address:
-    """'Alex Exemple <alex@example.org>' or a bare address -> a header-safe Address.
-    An internationalised domain is written in its ASCII (IDNA) form, which every
-    server accepts; the email package would otherwise put an encoded word in it."""
-    name, addr = parseaddr(header_text(value))
-    return address(name, addr or header_text(value))
+    """'Alex Exemple <alex@example.org>' or a bare address (the owner's settings, the
+    address given to mail-test) -> a header-safe Address. Raises AddressError when
+    the address part is not one ``envelope_address`` accepts, or when the value holds
+    a control character (it could hide where the name ends and the address starts).
+
+    Not ``parseaddr``: it reads "a@evil.example, x <b@example.org>"-like names as
+    another address (CVE-2023-27043). Here the address is what is between the LAST
+    "<" and the closing ">", and everything before it is the name, whatever it holds."""
+    value = value.strip(" ")
+    for c in value:
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            raise AddressError(f"refusing {value!r}: it contains the control character {_u(c)}")
+    if value.endswith(">") and "<" in value:
+        name, _, addr = value[:-1].rpartition("<")
+        name = name.strip(" ")
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = unquote(name)
+        return address(name, addr)
+    return address("", value)
 
 
 def address(name: str, addr: str) -> Address:
+    """A display name (any text: it goes through ``header_value``) and an address
+    (checked by ``envelope_address``) -> an Address for a header."""
     local, _, domain = envelope_address(addr).rpartition("@")
-    return Address(display_name=header_text(name, 200), username=local, domain=domain)
+    return Address(display_name=header_value(name, 200), username=local, domain=domain)
+
+
+# RFC 5322 "specials" other than "@" and ".": an address holding one is either quoted
+# (which we never need) or not one address; "=?" would be read as an encoded word.
+_NOT_IN_ADDRESS = set('<>()[]\\,;:"')
 
 
 def envelope_address(addr: str) -> str:
-    """The address with an internationalised domain in IDNA form; a non-ASCII local
-    part stays as it is (only an SMTPUTF8 server can take it, RFC 6531)."""
-    local, _, domain = header_text(addr).rpartition("@")
+    """The address as it goes into the envelope (MAIL FROM, RCPT TO) and, the same,
+    into the header: ``local@domain``, an internationalised domain in IDNA form (a
+    non-ASCII local part stays as it is: only an SMTPUTF8 server can take it, RFC
+    6531). Raises AddressError for anything else: a control, space or invisible
+    formatting character, a special character, ``=?``, not exactly one ``@``. Never
+    "cleans" the address: the envelope would then differ from the address shown."""
+    text = addr.strip(" ")
+    problem = _address_problem(text)
+    if problem:
+        raise AddressError(f"refusing the address {text!r}: {problem}")
+    local, _, domain = text.rpartition("@")
     if not domain.isascii():
         with contextlib.suppress(UnicodeError):  # not a valid IDN: left as written
             domain = domain.encode("idna").decode("ascii")
     return f"{local}@{domain}"
+
+
+def _address_problem(text: str) -> str | None:
+    for c in text:
+        category = unicodedata.category(c)
+        if category == "Cc":
+            return f"it contains the control character {_u(c)}"
+        if category in ("Zs", "Zl", "Zp") or c.isspace():
+            return f"it contains white space ({_u(c)})"
+        if category == "Cf":
+            return f"it contains the invisible formatting character {_u(c)}"
+        if c in _NOT_IN_ADDRESS:
+            return f"it contains {c!r}, which a plain address cannot hold"
+    if "=?" in text:
+        return "it contains '=?', which mail programs read as an encoded word"
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or "@" in local:
+        return "it is not an address like name@example.org"
+    if domain.startswith(".") or domain.endswith(".") or ".." in domain:
+        return f"its domain {domain!r} is not valid"
+    return None
+
+
+def _u(c: str) -> str:
+    return f"U+{ord(c):04X}"
 
 
 def make_message_id(sender: str | None) -> str:
@@ -212,13 +351,15 @@ def compose(
     language = letter.language if letter.language in TEXTS else "fr"
     texts = TEXTS[language]
     title = header_text(letter.title) or "(sans titre)"
-    msg = EmailMessage(policy=policy.default)
-    msg["Subject"] = texts["subject"].format(title=header_text(title, TITLE_MAX))
+    meant: dict[str, str | Address] = {
+        "Subject": texts["subject"].format(title=header_value(title, TITLE_MAX))
+    }
     if sender:
-        msg["From"] = mailbox(sender)
+        meant["From"] = mailbox(sender)
     if reply_to or sender:
-        msg["Reply-To"] = mailbox(reply_to or sender or "")
-    msg["To"] = address(letter.to_name, letter.to_email)
+        meant["Reply-To"] = mailbox(reply_to or sender or "")
+    meant["To"] = address(letter.to_name, letter.to_email)
+    msg = _headed(meant)
     msg["Date"] = format_datetime(date.astimezone(UTC))
     msg["Message-ID"] = message_id or make_message_id(sender)
 
@@ -273,22 +414,106 @@ def compose(
     cte = None if readable else "quoted-printable"
     msg.set_content(text, cte=cte)
     msg.add_alternative("\n".join(parts) + "\n", subtype="html", cte=cte)
+    check_headers(msg, meant)
     return msg
 
 
 def compose_test(to: str, *, sender: str, reply_to: str | None, date: datetime) -> EmailMessage:
     """The short message of ``aggregator mail-test``."""
-    msg = EmailMessage(policy=policy.default)
-    msg["Subject"] = f"{TEXTS['fr']['test_subject']} / {TEXTS['en']['test_subject']}"
-    msg["From"] = mailbox(sender)
-    msg["Reply-To"] = mailbox(reply_to or sender)
-    msg["To"] = mailbox(to)
+    meant: dict[str, str | Address] = {
+        "Subject": f"{TEXTS['fr']['test_subject']} / {TEXTS['en']['test_subject']}",
+        "From": mailbox(sender),
+        "Reply-To": mailbox(reply_to or sender),
+        "To": mailbox(to),
+    }
+    msg = _headed(meant)
     msg["Date"] = format_datetime(date.astimezone(UTC))
     msg["Message-ID"] = make_message_id(sender)
     msg.set_content(
         f"{TEXTS['fr']['test_body']}\n\n{TEXTS['en']['test_body']}\n", cte="quoted-printable"
     )
+    check_headers(msg, meant)
     return msg
+
+
+def _headed(meant: dict[str, str | Address]) -> EmailMessage:
+    """A message with these headers: text through the package, addresses as fields
+    written here (``address_field``)."""
+    msg = EmailMessage(policy=policy.default)
+    for name, value in meant.items():
+        if isinstance(value, Address):
+            msg.set_raw(name, address_field(name, value))
+        else:
+            msg[name] = value
+    return msg
+
+
+# A display name made only of these (RFC 5322 atext) words needs no quoting.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+LINE_MAX = 78  # RFC 5322 section 2.1.1
+
+
+def address_field(field: str, addr: Address) -> str:
+    """The folded value of a ``field`` header (To, From, Reply-To) for one address,
+    written here instead of by the email package: its folder drops the quotes of a
+    quoted display name too long for one line, so a contact named "Eve: a@evil.example,
+    b@evil.example; ..." made a To: header with a group of other addresses (3.11 to
+    3.13.0, with or without encoded words). A name of plain words that fits stays as
+    it is; any other one is written as RFC 2047 encoded words (RFC 2047 section 5
+    (3): in a phrase, every special is encoded), so no quoted string ever appears,
+    and no line is longer than 78 characters (``to_bytes`` never refolds it)."""
+    spec = addr.addr_spec
+    name = addr.display_name
+    if not name:
+        return spec
+    one_line = len(field) + 2 + len(name) + 2 + len(spec) + 1
+    if _PLAIN_NAME.fullmatch(name) and "=?" not in name and one_line <= LINE_MAX:
+        return f"{name} <{spec}>"
+    words = Header(name, "utf-8", maxlinelen=LINE_MAX - 2, header_name=field).encode(linesep="\n")
+    last = words.rsplit("\n", 1)[-1]
+    joint = " " if len(last) + 2 + len(spec) + 1 <= LINE_MAX else "\n "
+    return f"{words}{joint}<{spec}>"
+
+
+def check_headers(msg: EmailMessage, meant: dict[str, str | Address]) -> None:
+    """Parse the message's wire form back and raise HeaderError unless it has exactly
+    the headers ``msg`` has, in order, those of ``meant`` with exactly these values
+    (one address each), and the same MIME structure: the proof that no value was
+    reinterpreted on the way (module docstring, "Headers")."""
+    international = not all(v.addr_spec.isascii() for v in meant.values() if isinstance(v, Address))
+    raw = to_bytes(msg, utf8=international)
+    back = (
+        email.message_from_string(raw.decode("utf-8"), policy=policy.default)
+        if international
+        else email.message_from_bytes(raw, policy=policy.default)
+    )
+    names = [k.lower() for k in back]
+    if names != [k.lower() for k in msg]:
+        raise HeaderError(f"the message's headers would be read as {', '.join(names)}")
+    for name, value in meant.items():
+        try:
+            got = back[name]
+            if isinstance(value, Address):
+                ok = [_spaced(a) for a in got.addresses] == [_spaced(value)]
+            else:
+                ok = _spaced(str(got)) == _spaced(value)
+        except Exception as e:  # the package cannot even read it back (a Group...)
+            raise HeaderError(f"the {name} header cannot be read back ({e!r})") from e
+        if not ok:
+            raise HeaderError(f"the {name} header would be read as {str(got)!r}")
+    shape = [p.get_content_type() for p in msg.walk()]
+    if [p.get_content_type() for p in back.walk()] != shape:
+        raise HeaderError("the message's parts would not be read as they were written")
+
+
+def _spaced(value: str | Address) -> tuple[str, ...]:
+    # Spaces and tabs do not count: folding moves them (a value may start on the line
+    # after "Subject:"), and the package loses or adds one where it splits a long
+    # text into several encoded words (RFC 2047 section 6.2: the space between two
+    # encoded words is dropped). Every other character does, CR and LF first.
+    if isinstance(value, Address):
+        return (re.sub(r"[ \t]+", "", value.display_name), value.username, value.domain)
+    return (re.sub(r"[ \t]+", "", value),)
 
 
 def _wrap(paragraph: str) -> str:
@@ -305,32 +530,13 @@ def to_bytes(msg: EmailMessage, *, utf8: bool = False, linesep: str = "\r\n") ->
     headers as raw UTF-8 (RFC 6532), for SMTPUTF8 or a readable .eml."""
     buf = BytesIO()
     # SMTP and SMTPUTF8 are policy.default with CRLF (and raw UTF-8 headers).
+    # refold_source "none": the address fields stay as address_field wrote them.
     flavour = policy.SMTPUTF8 if utf8 else policy.SMTP
-    BytesGenerator(buf, policy=flavour.clone(linesep=linesep)).flatten(msg)
+    BytesGenerator(buf, policy=flavour.clone(linesep=linesep, refold_source="none")).flatten(msg)
     return buf.getvalue()
 
 
 # --- sending -----------------------------------------------------------------------
-
-
-class MailError(AggregatorError):
-    """Sending failed. ``temporary``: try again later (the message stays queued);
-    otherwise the server refused this message for good. ``reason`` is what the
-    server said (or what went wrong on the way), for the person to read."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        temporary: bool,
-        code: int | None = None,
-        connection_lost: bool = False,
-    ) -> None:
-        self.reason = reason
-        self.temporary = temporary
-        self.code = code
-        self.connection_lost = connection_lost
-        super().__init__(reason)
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,12 @@ class Forwarder:
         chosen: list[Contact] = []
         for email in emails:
             contact = self.contact(email)
+            try:  # never queue what could not leave as written (mail.envelope_address)
+                mail.envelope_address(contact.email)
+            except mail.AddressError as e:
+                raise ForwardError(
+                    f"{e.reason} (contact {contact.name!r}); correct it in contacts.yaml"
+                ) from None
             if all(c.email.casefold() != contact.email.casefold() for c in chosen):
                 chosen.append(contact)
         return chosen
@@ -310,9 +316,12 @@ class Forwarder:
         )
         sender = settings.sender if settings else None
         reply_to = settings.reply_to if settings else None
-        return mail.compose(
-            letter, sender=sender, reply_to=reply_to, date=datetime.now(UTC), readable=True
-        )
+        try:
+            return mail.compose(
+                letter, sender=sender, reply_to=reply_to, date=datetime.now(UTC), readable=True
+            )
+        except mail.MailError as e:  # an address of settings.mail that cannot be used
+            raise ForwardError(e.reason) from None
 
     def queue(
         self,
@@ -491,6 +500,12 @@ class Forwarder:
                 date=now,
                 message_id=claimed.message_id,
             )
+        except mail.MailError as e:  # an address refused, headers that would not read back
+            log.warning("forward %d cannot leave: %s", f.id, e.reason)
+            self.storage.forward_failed(f.id, reason=e.reason)
+            report.failed.append(f.id)
+            report.errors[f.id] = e.reason
+            return
         except (ValueError, TypeError, UnicodeError) as e:
             # A bug or data the email package refuses: without this, the row would be
             # retried every round and block the ones behind it.
@@ -525,7 +540,17 @@ class Forwarder:
 
     def _write_emls(self, now: datetime, force: bool, report: DeliveryReport) -> None:
         for f in self.storage.forwards_without_eml(now=now, limit=BATCH, force=force):
-            message = mail.compose(self._letter(f), sender=None, date=f.created_at, readable=True)
+            try:
+                message = mail.compose(
+                    self._letter(f), sender=None, date=f.created_at, readable=True
+                )
+            except mail.MailError as e:  # its address is refused: it can never leave
+                log.warning("forward %d cannot leave: %s", f.id, e.reason)
+                if self.storage.claim_forward(f.id, now=now, message_id="", force=True):
+                    self.storage.forward_failed(f.id, reason=e.reason)
+                report.failed.append(f.id)
+                report.errors[f.id] = e.reason
+                continue
             path = self.eml_path(f.id)
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_bytes(mail.to_bytes(message, utf8=True, linesep="\n"))
