@@ -732,20 +732,30 @@ class Worker:
                 return UpdateSummary()
             summary = self.updater.update_due(now=now)
         except StorageError as e:
-            known = self.storage.last_problem()
-            if known is None or known.message != str(e):
-                log.error("tick stopped by a storage problem: %s", e)
-            self.storage.record_problem(e, now=now, source="worker")
+            self._storage_problem("tick", e, now)
             return UpdateSummary()
         self.storage.clear_problem()
         if summary.outcomes:
             log.info("tick: %s", summary.line())
         return summary
 
+    def _storage_problem(self, job: str, e: StorageError, now: datetime) -> None:
+        """Log a storage problem once (not at every run of a job) and record it for
+        /feeds (``storage._status``)."""
+        known = self.storage.last_problem()
+        if known is None or known.message != str(e):
+            log.error("%s stopped by a storage problem: %s", job, e)
+        self.storage.record_problem(e, now=now, source="worker")
+
     def housekeeping(self, *, now: datetime) -> int:
-        """Retention: drop old read entries (see Storage.purge for the rules)."""
+        """Retention: drop old read entries (see Storage.purge for the rules). A storage
+        problem is recorded for /feeds, like the tick's."""
         keep = self._synced.settings.keep_days if self._synced else Settings().keep_days
-        removed = self.storage.purge(now=now, keep_days=keep)
+        try:
+            removed = self.storage.purge(now=now, keep_days=keep)
+        except StorageError as e:
+            self._storage_problem("housekeeping", e, now)
+            return 0
         if removed:
             log.info("housekeeping: removed %d old entries", removed)
         return removed

@@ -187,6 +187,9 @@ def test_a_storage_failure_during_a_scheduled_poll_shows_on_feeds(tmp_path, feed
     assert worker.tick(now=later).outcomes == []  # the tick ended, without raising
     assert worker.tick(now=later + timedelta(minutes=1)).outcomes == []
     assert caplog.text.count("tick stopped by a storage problem") == 1  # not every tick
+    # the hourly purge meets the damage too: recorded the same way, not raised
+    assert worker.housekeeping(now=later + timedelta(days=400)) == 0
+    assert storage.last_problem().last == later + timedelta(days=400)
     recorded = json.loads(Path(problem_file(str(db))).read_text(encoding="utf-8"))
     assert recorded["kind"] == "corrupt" and recorded["source"] == "worker"
 

@@ -21,6 +21,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -185,6 +186,28 @@ def test_an_empty_or_cut_secret_key_is_replaced(tmp_path, config, caplog, leftov
     assert oct(key_file.stat().st_mode & 0o777) == oct(0o600)
     assert "not a valid secret key" in caplog.text
     assert sorted(os.listdir(db.parent)) == ["aggregator.sqlite3", "secret_key"]  # no temp
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path):
+    """Each writes its own temporary file and links it to the name: one wins, the
+    others read the winner's key (threads here, the same calls as processes)."""
+    from aggregator.web import _secret_key
+
+    barrier = threading.Barrier(8)
+    keys: list[str] = []
+
+    def start() -> None:
+        barrier.wait()
+        keys.append(_secret_key(None, tmp_path / "aggregator.sqlite3"))
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(keys) == 8 and len(set(keys)) == 1
+    assert (tmp_path / "secret_key").read_text() == keys[0] + "\n"
+    assert os.listdir(tmp_path) == ["secret_key"]
 
 
 def test_a_valid_secret_key_is_kept(tmp_path, config):
