@@ -298,3 +298,18 @@ def test_an_accepted_address_is_what_the_envelope_uses(raw: str) -> None:
         assert parseaddr(addr) == ("", addr)
         if check is check_address:
             assert addr == raw.strip(" ")
+
+
+@pytest.mark.parametrize("sender", ["alex @example.org", "Alex <alex@ example.org>"])
+def test_a_sender_address_is_used_as_written_or_refused(tmp_path: Path, sender: str) -> None:
+    # parseaddr would quietly read 'alex@example.org' out of these.
+    path = tmp_path / "feeds.yaml"
+    path.write_text(MAIL.format(**{**OK, "sender": f'"{sender}"'}), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.col) == (6, 11)
+    assert problem.message == (
+        f"from: '{sender}' is not an email address"
+        " (expected 'Name <name@example.org>' or name@example.org)"
+    )

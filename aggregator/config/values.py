@@ -313,7 +313,9 @@ def check_mailbox(raw: str) -> str:
     if len(getaddresses([raw])) > 1:
         raise ValueError(f"'{raw}' holds several addresses; write only one")
     _name, addr = parseaddr(raw)
-    if not addr:
+    # parseaddr drops spaces around '@' and '.' ('alex @example.org'): the address
+    # must be written as it will be used.
+    if not addr or addr not in raw:
         raise ValueError(
             f"'{raw}' is not an email address (expected 'Name <name@example.org>' or name@example.org)"
         )
