@@ -38,7 +38,11 @@ message fails loudly instead of leaving.
 Sending. ``SmtpClient`` opens one connection (ssl, starttls or none; certificates
 verified; a timeout on every socket operation) and runs the MAIL/RCPT/DATA steps
 itself rather than ``sendmail``, to keep the server's final answer ("250 2.0.0 Ok:
-queued as ...") and to stop after a refused recipient without sending the copy.
+queued as ...") and to stop after a refused recipient without sending the copy, and
+to send the end of DATA (the final ".") on its own, after a caller's hook has recorded
+that the message is being handed over (``send(before_end=...)``; see forward.forwarder
+for why). It waits 10 minutes for the answer to that end (RFC 5321 section
+4.5.3.2.6); no answer is ``uncertain``, never "temporary": the server may have it.
 Every failure becomes a ``MailError`` classified once, in ``_classify``: temporary
 (network, timeout, 4xx, authentication and TLS problems, which are fixed by
 configuration, not by dropping the message) or permanent (5xx on the message or its
@@ -56,6 +60,7 @@ import smtplib
 import ssl
 import textwrap
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -72,6 +77,7 @@ from aggregator.models import MailSettings
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30.0  # seconds, for the connection and for every reply
+FINAL_TIMEOUT = 600.0  # seconds, for the answer to the end of DATA (RFC 5321 4.5.3.2.6)
 EXCERPT_WORDS = 200
 EXCERPT_PARAGRAPHS = 4
 TITLE_MAX = 200  # characters of the title in the subject
@@ -129,6 +135,10 @@ class MailError(AggregatorError):
         self.temporary = temporary
         self.code = code
         self.connection_lost = connection_lost
+        # Set by SmtpClient.send (see there): the server may have the message / the
+        # message never reached a server that had closed an idle connection.
+        self.uncertain = False
+        self.stale = False
         super().__init__(reason)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -545,6 +555,13 @@ class SendResult:
     refused: dict[str, str] = field(default_factory=dict)  # copies refused (not the recipient)
 
 
+def _stuffed(data: bytes) -> bytes:
+    """The message as DATA sends it: every line that starts with "." gets another
+    one (RFC 5321 section 4.5.2), and it ends with CRLF."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
 def _reply(code: int, message: bytes | str) -> str:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
     return f"{code} {' '.join(text.split())}".strip()
@@ -623,11 +640,14 @@ class SmtpClient:
         *,
         timeout: float = SMTP_TIMEOUT,
         tls_context: ssl.SSLContext | None = None,
+        final_timeout: float = FINAL_TIMEOUT,
     ) -> None:
         self.settings = settings
         self._password = password
         self.timeout = timeout
         self.tls_context = tls_context
+        self.final_timeout = final_timeout
+        self.transactions = 0  # answered on this connection (reset by open)
         self._smtp: smtplib.SMTP | None = None
 
     def __repr__(self) -> str:  # never the password
@@ -659,6 +679,7 @@ class SmtpClient:
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
             self._smtp = smtp
+            self.transactions = 0
             smtp.ehlo()
             if s.security == "starttls":
                 step = "STARTTLS"
@@ -672,15 +693,41 @@ class SmtpClient:
             raise _classify(e, "connection" if step == "connection" else step) from e
         log.debug("connected to %s:%d (%s)", s.host, s.port, s.security)
 
-    def send(self, msg: EmailMessage, *, sender: str, recipients: list[str]) -> SendResult:
+    def send(
+        self,
+        msg: EmailMessage,
+        *,
+        sender: str,
+        recipients: list[str],
+        before_end: Callable[[], object] | None = None,
+    ) -> SendResult:
         """Send ``msg`` to ``recipients`` (the first is the one that matters: if it is
-        refused nothing is sent; later ones are copies, reported in ``refused``)."""
+        refused nothing is sent; later ones are copies, reported in ``refused``).
+
+        The message goes out whole but for the end of DATA ("CRLF . CRLF"), which
+        alone makes the server take it (RFC 5321 section 4.1.1.4: a transaction
+        whose end never came is discarded). ``before_end`` runs right before it is
+        sent: the caller records there that the message is being handed over. If
+        it raises, the connection is dropped without the end (nothing is
+        delivered) and its exception propagates.
+
+        A MailError with ``uncertain`` means the end was sent and no answer came
+        (connection lost, timeout): the server may have taken the message. One
+        with ``stale`` means a connection used before was found closed when this
+        message started: nothing of it reached the server. When the connection is
+        lost it is closed (``connected`` is then False)."""
         smtp = self._smtp
         if smtp is None:
             raise MailError("not connected", temporary=True, connection_lost=True)
         sender = envelope_address(sender)
         recipients = [envelope_address(r) for r in recipients]
         international = not all(a.isascii() for a in (sender, *recipients))
+        try:
+            data = to_bytes(msg, utf8=international)
+        except UnicodeEncodeError:  # a non-ASCII address in a header only (Reply-To)
+            international = True
+            data = to_bytes(msg, utf8=True)
+        reused = self.transactions > 0
         step = "MAIL FROM"
         try:
             if international and not smtp.has_extn("smtputf8"):
@@ -688,7 +735,6 @@ class SmtpClient:
                     "an address is not ASCII and the server does not support SMTPUTF8",
                     temporary=False,
                 )
-            data = to_bytes(msg, utf8=international)
             options = ["SMTPUTF8", "BODY=8BITMIME"] if international else []
             if smtp.has_extn("size"):
                 options.append(f"SIZE={len(data)}")
@@ -705,15 +751,58 @@ class SmtpClient:
                     refused[rcpt] = _reply(code, reply)
                     log.warning("copy to %s refused: %s", rcpt, refused[rcpt])
             step = "DATA"
-            code, reply = smtp.data(data)
+            code, reply = smtp.docmd("DATA")
+            if code != 354:
+                raise self._refused(code, reply)
+            smtp.send(_stuffed(data)[:-2])  # all but the CRLF that starts the end
+            if before_end is not None:
+                try:
+                    before_end()
+                except BaseException:
+                    self._drop()  # no QUIT: in DATA it would be read as message text
+                    raise
+            step = "end of DATA"
+            smtp.send(b"\r\n.\r\n")
+            code, reply = self._final_reply(smtp)
             if code != 250:
                 raise self._refused(code, reply)
-        except Exception as e:
-            error = _classify(e, step)
-            if not error.connection_lost:
-                self._reset()
-            raise error from e
+        except MailError as e:
+            raise self._after(e, step, reused) from e
+        except (smtplib.SMTPException, OSError) as e:
+            raise self._after(_classify(e, step), step, reused) from e
+        self.transactions += 1
         return SendResult(_reply(code, reply), refused)
+
+    def _final_reply(self, smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        # The answer to the end of DATA may take long (content filters): RFC 5321
+        # section 4.5.3.2.6 asks clients to wait 10 minutes. Giving up earlier would
+        # turn a delivered message into an uncertain one.
+        sock = smtp.sock
+        if sock is not None:
+            sock.settimeout(self.final_timeout)
+        try:
+            return smtp.getreply()
+        finally:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self.timeout)
+
+    def _after(self, error: MailError, step: str, reused: bool) -> MailError:
+        """Note what a failure at ``step`` means for the message, and for the connection."""
+        if error.connection_lost:
+            self._drop()
+            if step == "end of DATA" and error.code is None:
+                error.uncertain = True
+                error.reason = (
+                    f"{error.reason}, after the whole message was handed over: "
+                    "the server may have accepted it"
+                )
+                error.args = (error.reason,)
+            elif step == "MAIL FROM" and reused:
+                error.stale = True
+        else:
+            self.transactions += 1  # the server answered: the connection works
+            self._reset()
+        return error
 
     def _refused(self, code: int, reply: bytes) -> MailError:
         return MailError(
@@ -726,6 +815,12 @@ class SmtpClient:
                 self._smtp.rset()
         except (smtplib.SMTPException, OSError):
             self.close()
+
+    def _drop(self) -> None:
+        """Close the socket without a word (the connection is gone or mid-DATA)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None

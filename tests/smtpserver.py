@@ -20,13 +20,27 @@ Behaviours, changeable at any time:
                                        again on the same port
     server.hold("RCPT")                clients stop at that step (the server does not
                                        answer) until server.release(); server.held
-                                       is set once a client is waiting there
+                                       is set once a client is waiting there. Steps:
+                                       MAIL, RCPT; CONTENT (the first line after 354
+                                       arrived); DATA (the whole message and its final
+                                       dot arrived, not accepted yet: a client that
+                                       hangs up meanwhile leaves nothing); REPLY (the
+                                       message is accepted, in ``messages``, its 250
+                                       not sent yet)
+    server.content_seen                an Event: a client sent a line of message content
+    server.on_message = fn             fn(received) runs when a message is accepted,
+                                       before its 250 goes out (in the server's loop)
+    server.hang_up_after_message = True  close the connection right after each 250
+    server.hang_up_on_connect = True   close every new connection at once (a server
+                                       that went away between two messages)
     auth=("user", "secret")            advertise AUTH PLAIN/LOGIN and check these
                                        (also on a plain connection, for tests)
 
 aiosmtpd cannot bind port 0, so a free port is picked first (bind to port 0, read
 the port, close). Everything received is kept in ``messages`` (``Received``) in
-order; ``logins`` lists the user names that authenticated.
+order; ``logins`` lists the user names that authenticated; ``connections`` counts
+the client connections (at their EHLO); ``message_ids()`` counts deliveries per
+Message-ID.
 """
 
 from __future__ import annotations
@@ -37,6 +51,8 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -45,7 +61,7 @@ from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -115,19 +131,82 @@ class _Handler:
         if refusal:
             return refusal
         s = self.server
+        received = Received(
+            mail_from=envelope.mail_from,
+            rcpt_tos=list(envelope.rcpt_tos),
+            data=bytes(envelope.original_content),
+            smtp_utf8=bool(envelope.smtp_utf8),
+            mail_options=list(envelope.mail_options),
+        )
         with s._cond:
-            s.messages.append(
-                Received(
-                    mail_from=envelope.mail_from,
-                    rcpt_tos=list(envelope.rcpt_tos),
-                    data=bytes(envelope.original_content),
-                    smtp_utf8=bool(envelope.smtp_utf8),
-                    mail_options=list(envelope.mail_options),
-                )
-            )
+            s.messages.append(received)
             number = len(s.messages)
             s._cond.notify_all()
+        if s.on_message is not None:
+            s.on_message(received)
+        # Accepted: from here on, the message is delivered whatever the client does.
+        await self._wait("REPLY")
+        if s.hang_up_after_message:
+            # Runs after the 250 below is written: close() flushes it first.
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return f"250 2.0.0 Ok: queued as TEST{number}"
+
+
+class _Protocol(SMTP):
+    """aiosmtpd's SMTP session, watched: counts connections, sees message content."""
+
+    def __init__(self, server: SmtpServer, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.test_server = server
+
+    counted = False
+
+    def connection_made(self, transport: Any) -> None:
+        first = self.transport is None  # not the second call of STARTTLS
+        super().connection_made(transport)
+        if first and self.test_server.hang_up_on_connect:
+            transport.close()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        # Counted at EHLO: Controller.start() opens a connection of its own to check
+        # that the server is up, and says nothing on it.
+        if not self.counted:
+            self.counted = True
+            with self.test_server._lock:
+                self.test_server.connections += 1
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        # Lines read after the 354 are the message: watch them (the content_seen
+        # event, a hold at CONTENT). The instance attribute shadows the method.
+        reader = self._reader
+        read = reader.readuntil
+        handler = self.event_handler
+        first = True
+
+        async def watched(separator: bytes = b"\n") -> bytes:
+            nonlocal first
+            line = await read(separator)
+            if first and line != b".\r\n":
+                first = False
+                self.test_server.content_seen.set()
+                await handler._wait("CONTENT")
+            return line
+
+        reader.readuntil = watched  # type: ignore[method-assign]
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            del reader.readuntil
+
+
+class _Controller(Controller):
+    def __init__(self, server: SmtpServer, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.test_server = server
+
+    def factory(self) -> SMTP:
+        return _Protocol(self.test_server, self.handler, **self.SMTP_kwargs)
 
 
 class _Authenticator:
@@ -164,6 +243,11 @@ class SmtpServer:
         self.auth = auth
         self.messages: list[Received] = []
         self.logins: list[str] = []
+        self.connections = 0
+        self.content_seen = threading.Event()
+        self.on_message: Callable[[Received], None] | None = None
+        self.hang_up_after_message = False
+        self.hang_up_on_connect = False
         self.held = threading.Event()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -191,7 +275,7 @@ class SmtpServer:
             # Tests may authenticate on a plain connection; never do this for real.
             # (aiosmtpd 1.4 only counts STARTTLS as TLS: implicit TLS needs False too.)
             kwargs["auth_require_tls"] = self.tls is not None and not self.implicit_tls
-        return Controller(_Handler(self), **kwargs)
+        return _Controller(self, _Handler(self), **kwargs)
 
     def up(self) -> None:
         """Start listening (again, on the same port)."""
@@ -235,7 +319,7 @@ class SmtpServer:
             self._rejects.clear()
 
     def hold(self, step: str) -> None:
-        assert step in ("MAIL", "RCPT", "DATA"), step
+        assert step in ("MAIL", "RCPT", "CONTENT", "DATA", "REPLY"), step
         self.held.clear()
         self._released.clear()
         self._hold = step
@@ -245,6 +329,11 @@ class SmtpServer:
         self._hold = None
 
     # --- looking -----------------------------------------------------------------------
+
+    def message_ids(self) -> Counter[str]:
+        """How many times each Message-ID was delivered."""
+        with self._lock:
+            return Counter(str(m.message["Message-ID"]) for m in self.messages)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         """Wait until at least ``count`` messages arrived; returns them all."""

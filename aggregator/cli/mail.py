@@ -40,6 +40,8 @@ def _echo_forward(f: Forward) -> None:
         details.append(f"next try {iso(f.next_attempt)}")
     if f.last_error:
         details.append(f.last_error)
+    if f.state == "uncertain":
+        details.append(f"to send it again: aggregator outbox --retry {f.id}")
     if details:
         click.echo(f"{'':>8}{'; '.join(details)}")
 
@@ -121,14 +123,37 @@ def forward(
 
 @cli.command()
 @click.option("--send", is_flag=True, help="Deliver the queued forwards now.")
+@click.option(
+    "--retry",
+    "retry_ids",
+    multiple=True,
+    type=int,
+    metavar="ID",
+    help="Queue forward ID again: a failed one, or an uncertain one (handed to the "
+    "server, no answer: it may have arrived; send it again only if it did not).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def outbox(paths: Paths, send: bool, as_json: bool) -> None:
-    """List queued and failed forwards; with --send, deliver them now."""
+def outbox(paths: Paths, send: bool, retry_ids: tuple[int, ...], as_json: bool) -> None:
+    """List queued, failed and uncertain forwards; with --send, deliver them now."""
+    from aggregator.errors import NotFound
+
     storage = Storage(paths.db)
     try:
         forwarder = open_forwarder(paths, storage)
         _config_warning(forwarder)
+        for forward_id in retry_ids:
+            try:
+                again = forwarder.retry(forward_id, now=utcnow())
+            except NotFound:
+                raise click.ClickException(f"no forward #{forward_id}") from None
+            if again.state != "queued":
+                raise click.ClickException(
+                    f"forward #{forward_id} is {again.state}: only a failed or uncertain "
+                    "one can be sent again"
+                )
+            if not as_json:
+                click.echo(f"#{forward_id} is queued again")
         report = None
         if send:
             # The person asked: no undo window, no backoff; wait for a running worker's
@@ -145,6 +170,8 @@ def outbox(paths: Paths, send: bool, as_json: bool) -> None:
                 "deferred": report.deferred,
                 "failed": report.failed,
                 "written": [str(p) for p in report.written],
+                "uncertain": report.uncertain,
+                "unrecorded": report.unrecorded,
                 "errors": {str(k): v for k, v in report.errors.items()},
                 "busy": report.busy,
             }
@@ -158,7 +185,9 @@ def outbox(paths: Paths, send: bool, as_json: bool) -> None:
             click.echo("the outbox is empty")
         for f in remaining:
             _echo_forward(f)
-    if report is not None and (report.busy or report.failed or report.deferred):
+    if report is not None and (
+        report.busy or report.failed or report.deferred or report.uncertain or report.unrecorded
+    ):
         raise SystemExit(1)
 
 

@@ -5,9 +5,16 @@ states and who moves a row between them:
 
     queued --claim_forward--> sending --forward_sent--> sent
       ^  |                       |----forward_deferred (4xx, unreachable)--> queued
-      |  |                       `----forward_failed (5xx, refused)--------> failed
+      |  |                       |----forward_released (never reached it)--> queued
+      |  |                       |----forward_failed (5xx, refused)--------> failed
+      |  |                       `----forward_uncertain (no answer to the
+      |  |                            end of DATA)-------------------------> uncertain
       |  `--cancel_forwards (inside the undo window)--> cancelled
-      `---- retry_forward (failed) / requeue_interrupted (sending, after a crash)
+      `---- retry_forward (failed, uncertain: the person asks)
+            requeue_interrupted (sending, its deliverer died before the end of DATA;
+                                 after it: -> uncertain)
+
+``forward_final_dot`` marks, inside 'sending', that the end of DATA is about to go.
 
 Business rules (backoff, what counts as "already sent", the rate limit's numbers)
 belong to ``aggregator.forward``; this module only makes each step one transaction.
@@ -33,7 +40,8 @@ _COLUMNS = """
 """
 
 # Forwards that count as "sent" for the memory ("déjà envoyé à Camille") and the labels.
-_LIVE = "('queued', 'sending', 'sent')"
+# An uncertain one may have arrived: sending it again is the person's decision.
+_LIVE = "('queued', 'sending', 'sent', 'uncertain')"
 
 
 def _forward(row: Sequence) -> Forward:
@@ -87,6 +95,13 @@ class NewForward:
     @property
     def email_key(self) -> str:
         return self.contact_email.casefold()
+
+
+class Interrupted(NamedTuple):
+    """What ``requeue_interrupted`` did with rows left 'sending' by a dead deliverer."""
+
+    requeued: int  # the end of DATA was never sent: queued again
+    uncertain: int  # it was: the server may have the message
 
 
 class QueueOutcome(NamedTuple):
@@ -272,15 +287,17 @@ class ForwardsMixin(StorageBase):
             return cur.rowcount
 
     def retry_forward(self, forward_id: int, *, now: datetime) -> Forward:
-        """A failed forward, or a queued one waiting for its next attempt, goes (back)
-        to queued, due now, its attempt count reset. Other states are left alone."""
+        """A failed or uncertain forward, or a queued one waiting for its next attempt,
+        goes (back) to queued, due now, its attempt count reset; an uncertain one keeps
+        its Message-ID, so that a mail program can tell a second copy. Other states
+        are left alone."""
         with self._write() as db:
             db.execute(
                 """
                 UPDATE forwards
                 SET state = 'queued', send_after = min(send_after, :now),
                     next_attempt = NULL, attempts = 0
-                WHERE id = :id AND state IN ('failed', 'queued')
+                WHERE id = :id AND state IN ('failed', 'queued', 'uncertain')
                 """,
                 {"id": forward_id, "now": to_ts(now)},
             )
@@ -291,22 +308,45 @@ class ForwardsMixin(StorageBase):
 
     # --- delivery ------------------------------------------------------------------------
 
-    def requeue_interrupted(self) -> int:
-        """'sending' -> 'queued': the conversation was interrupted (the process died).
-        Only the delivery lock holder may call this (see forward.Forwarder)."""
+    def requeue_interrupted(self, *, owner: str) -> Interrupted:
+        """Rows left 'sending' by a deliverer that is gone: back to 'queued' if the end
+        of DATA was never sent (the server discarded the unfinished message, RFC 5321
+        section 4.1.1.4), else 'uncertain' (the server may have it: never sent again
+        by itself). Rows claimed by ``owner`` (the caller) are left alone. Only the
+        delivery lock holder may call this (see forward.Forwarder)."""
         with self._query() as db:  # every few seconds: read first, write only if needed
-            if db.execute("SELECT 1 FROM forwards WHERE state = 'sending'").fetchone() is None:
-                return 0
+            found = db.execute(
+                "SELECT 1 FROM forwards WHERE state = 'sending' AND claimed_by IS NOT :owner",
+                {"owner": owner},
+            ).fetchone()
+            if found is None:
+                return Interrupted(0, 0)
         with self._write() as db:
-            cur = db.execute(
+            requeued = db.execute(
                 """
                 UPDATE forwards
-                SET state = 'queued', claimed_at = NULL,
-                    last_error = 'delivery was interrupted (the program stopped); trying again'
-                WHERE state = 'sending'
+                SET state = 'queued', claimed_at = NULL, claimed_by = NULL,
+                    last_error = 'delivery was interrupted (the program stopped) before '
+                        || 'the message was handed over; trying again'
+                WHERE state = 'sending' AND claimed_by IS NOT :owner AND final_dot_at IS NULL
+                """,
+                {"owner": owner},
+            ).rowcount
+            uncertain = db.execute(
                 """
-            )
-            return cur.rowcount
+                UPDATE forwards
+                SET state = 'uncertain', claimed_at = NULL, claimed_by = NULL,
+                    next_attempt = NULL,
+                    last_error = 'the program stopped right after handing the whole message '
+                        || 'to the server, before its answer was recorded: it may have been '
+                        || 'delivered. Not sent again automatically; send it again if the '
+                        || 'recipient did not get it'
+                WHERE state = 'sending' AND claimed_by IS NOT :owner
+                    AND final_dot_at IS NOT NULL
+                """,
+                {"owner": owner},
+            ).rowcount
+            return Interrupted(requeued, uncertain)
 
     def due_forwards(self, *, now: datetime, limit: int, force: bool = False) -> list[Forward]:
         """Queued forwards whose undo window is over and whose next attempt is due,
@@ -318,11 +358,17 @@ class ForwardsMixin(StorageBase):
             return self._select(db, where, order="send_after, id", limit=limit, now=to_ts(now))
 
     def claim_forward(
-        self, forward_id: int, *, now: datetime, message_id: str, force: bool = False
+        self,
+        forward_id: int,
+        *,
+        now: datetime,
+        message_id: str,
+        force: bool = False,
+        owner: str = "",
     ) -> Forward | None:
-        """queued -> sending, committed before the SMTP conversation starts; counts an
-        attempt and keeps the first Message-ID given (retries reuse it). None if the
-        row is no longer queued and due (cancelled or claimed meanwhile)."""
+        """queued -> sending for ``owner``, committed before the SMTP conversation
+        starts; counts an attempt and keeps the first Message-ID given (retries reuse
+        it). None if the row is no longer queued and due (cancelled or claimed)."""
         due = (
             ""
             if force
@@ -333,14 +379,39 @@ class ForwardsMixin(StorageBase):
                 f"""
                 UPDATE forwards
                 SET state = 'sending', claimed_at = :now, attempts = attempts + 1,
-                    message_id = CASE WHEN message_id = '' THEN :mid ELSE message_id END
+                    message_id = CASE WHEN message_id = '' THEN :mid ELSE message_id END,
+                    claimed_by = :owner, final_dot_at = NULL
                 WHERE id = :id AND state = 'queued' {due}
                 """,  # noqa: S608
-                {"id": forward_id, "now": to_ts(now), "mid": message_id},
+                {"id": forward_id, "now": to_ts(now), "mid": message_id, "owner": owner},
             )
             if cur.rowcount == 0:
                 return None
             return self._select(db, "id = :id", id=forward_id)[0]
+
+    def forward_final_dot(self, forward_id: int, *, now: datetime) -> None:
+        """The end of DATA is about to be sent: from this commit on, a row found
+        'sending' after a crash is 'uncertain', not queued again."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE forwards SET final_dot_at = :now WHERE id = :id AND state = 'sending'",
+                {"id": forward_id, "now": to_ts(now)},
+            )
+
+    def forward_uncertain(self, forward_id: int, *, reason: str) -> None:
+        """The end of DATA was sent and no answer came: the server may have it."""
+        self._settle(
+            forward_id,
+            "state = 'uncertain', last_error = :reason, next_attempt = NULL",
+            reason=reason,
+        )
+
+    def forward_released(self, forward_id: int) -> None:
+        """Back to queued, the attempt not counted: nothing of it reached a server
+        (the connection was found closed before it started)."""
+        self._settle(
+            forward_id, "state = 'queued', attempts = max(0, attempts - 1), final_dot_at = NULL"
+        )
 
     def forward_sent(self, forward_id: int, *, now: datetime, message_id: str) -> None:
         self._settle(
@@ -395,8 +466,8 @@ class ForwardsMixin(StorageBase):
         states = "('sending', 'queued')" if allow_queued else "('sending')"
         with self._write() as db:
             db.execute(
-                f"UPDATE forwards SET {assignments}, claimed_at = NULL "  # noqa: S608
-                f"WHERE id = :id AND state IN {states}",
+                f"UPDATE forwards SET {assignments}, claimed_at = NULL, "  # noqa: S608
+                f"claimed_by = NULL WHERE id = :id AND state IN {states}",
                 {"id": forward_id, **params},
             )
 

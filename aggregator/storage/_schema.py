@@ -7,7 +7,8 @@ To change the schema, append a migration: never edit one that has shipped.
 
 Migration 2 (issue 4) adds ``forwards``: the ledger of what was sent to whom, which is
 also the outbox (one row per recipient, its ``state`` says where it is). ``purge()``
-keeps every entry it references (see ``_entries.EntriesMixin.purge``).
+keeps every entry it references (see ``_entries.EntriesMixin.purge``). Migration 3
+(issue 7) rebuilds it for the 'uncertain' state and the end-of-DATA mark.
 """
 
 from __future__ import annotations
@@ -229,9 +230,99 @@ def _create_v2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# Migration 3 (issue 7, item 10: no duplicate email) rebuilds ``forwards`` (SQLite
+# cannot change a CHECK constraint in place; https://sqlite.org/lang_altertable.html,
+# "Making Other Kinds Of Table Schema Changes"):
+#
+# * state 'uncertain': the whole message was handed to the server and the program
+#   never learnt its answer (it died, or the connection did). It is not sent again
+#   by itself (that is how duplicates happened); the person sees it and decides.
+# * ``final_dot_at``: committed right before the end of DATA (the final ".") goes
+#   out, on the current attempt. A row found 'sending' after its deliverer died is
+#   safe to send again without it (the server discarded the unfinished message) and
+#   'uncertain' with it.
+# * ``claimed_by``: "pid:token" of the deliverer that set 'sending', so that a
+#   deliverer never takes back a row it is sending itself.
+SCHEMA_V3 = """
+CREATE TABLE forwards_v3 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch TEXT NOT NULL,
+    entry_id INTEGER REFERENCES entries (id) ON DELETE SET NULL,
+    entry_title TEXT NOT NULL,
+    entry_link TEXT,
+    link_key TEXT,
+    feed_title TEXT NOT NULL,
+    entry_published INTEGER,
+    excerpt TEXT NOT NULL DEFAULT '',
+    contact_name TEXT NOT NULL,
+    contact_email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    language TEXT NOT NULL DEFAULT 'fr',
+    note TEXT NOT NULL DEFAULT '',
+    copy_to_me INTEGER NOT NULL DEFAULT 0 CHECK (copy_to_me IN (0, 1)),
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'cancelled', 'uncertain')),
+    created_at INTEGER NOT NULL,
+    send_after INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER,
+    claimed_at INTEGER,
+    last_error TEXT,
+    sent_at INTEGER,
+    message_id TEXT NOT NULL DEFAULT '',
+    eml_written INTEGER NOT NULL DEFAULT 0 CHECK (eml_written IN (0, 1)),
+    final_dot_at INTEGER,
+    claimed_by TEXT
+);
+
+INSERT INTO forwards_v3 (
+    id, batch, entry_id, entry_title, entry_link, link_key, feed_title, entry_published,
+    excerpt, contact_name, contact_email, email_key, language, note, copy_to_me, state,
+    created_at, send_after, attempts, next_attempt, claimed_at, last_error, sent_at,
+    message_id, eml_written)
+SELECT
+    id, batch, entry_id, entry_title, entry_link, link_key, feed_title, entry_published,
+    excerpt, contact_name, contact_email, email_key, language, note, copy_to_me, state,
+    created_at, send_after, attempts, next_attempt, claimed_at, last_error, sent_at,
+    message_id, eml_written
+FROM forwards;
+
+DROP TABLE forwards;
+ALTER TABLE forwards_v3 RENAME TO forwards;
+
+CREATE INDEX forwards_entry ON forwards (entry_id);
+CREATE INDEX forwards_link ON forwards (link_key) WHERE link_key IS NOT NULL;
+CREATE INDEX forwards_batch ON forwards (batch);
+CREATE INDEX forwards_email ON forwards (email_key, id);
+CREATE INDEX forwards_created ON forwards (created_at);
+CREATE INDEX forwards_queued ON forwards (send_after, id) WHERE state = 'queued';
+CREATE INDEX forwards_sending ON forwards (id) WHERE state = 'sending';
+"""
+
+
+def _rebuild_forwards_v3(db: sqlite3.Connection) -> None:
+    # AUTOINCREMENT's high-water mark lives in sqlite_sequence under the table's
+    # name and goes with the dropped table: carry it over, so that an id is never
+    # given twice (a Message-ID or a link to /sent may still name an old one).
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'forwards'").fetchone()
+    for statement in split_statements(SCHEMA_V3):
+        db.execute(statement)
+    if row is not None:
+        db.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, :seq) WHERE name = 'forwards'",
+            {"seq": row[0]},
+        )
+        db.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'forwards', :seq "
+            "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'forwards')",
+            {"seq": row[0]},
+        )
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _create_v1,
     2: _create_v2,
+    3: _rebuild_forwards_v3,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -379,3 +379,13 @@ def relative_date(when: datetime, now: datetime, lang: str | None = None) -> str
     if days <= 30:
         return translate("in %(n)s days" if future else "%(n)s days ago", lang, n=days)
     return absolute_date(when, lang, with_time=False)
+
+
+# forwards handed to the server without an answer (issue 7, item 10)
+FR.update(
+    {
+        "uncertain": "peut-être envoyé",
+        "Send again": "Renvoyer",
+        "Handed to the mail server, but its answer never came: it may have been delivered. Check with the recipient before sending it again.": "Remis au serveur de messagerie, mais sa réponse n'est jamais arrivée : il a peut-être été distribué. Vérifiez auprès du destinataire avant de le renvoyer.",
+    }
+)

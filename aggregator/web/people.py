@@ -28,7 +28,7 @@ bp = Blueprint("people", __name__)
 SENT_PAGE = 100
 API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 200
-STATES = ("queued", "sending", "sent", "failed", "cancelled")
+STATES = ("queued", "sending", "sent", "failed", "cancelled", "uncertain")
 MAX_INTERESTS_TEXT = 2000
 
 
