@@ -29,7 +29,14 @@ them into the database. So ``check_before_open`` looks first and changes nothing
   not belong here" from "the database is damaged"; either way nothing was changed.
   This costs a full read of the file, paid only at the first start after an unclean
   stop (kill, crash, power loss) or a copied-back backup, never after a clean one
-  (the last connection deletes the WAL on close).
+  (the last connection deletes the WAL on close). Measured on the dashboard
+  benchmark's database (1,000,000 entries, 4.7 GB, 2 cores): 5 s with the file in the
+  page cache, 49 s from a cold cache; the counters add 0.06 s, and a full
+  ``integrity_check`` would take 13 s warm. A quick_check sees what a foreign WAL
+  does to the b-trees (pages of the newer file pointing at pages the older one uses
+  otherwise); it cannot see a foreign WAL whose pages happen to fit, which the
+  counters' invariants catch in part. Nothing short of a marker written with every
+  commit would tie a WAL to its database exactly.
 
 * Whether another process has the database open (``in_use``): every connection to a
   WAL database holds a shared POSIX lock on the "shared" byte range of the database
@@ -43,9 +50,11 @@ them into the database. So ``check_before_open`` looks first and changes nothing
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +66,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
@@ -249,6 +260,14 @@ def check_before_open(path: str) -> None:
         raise _foreign_id(path, header.application_id)
     frames = header.wal_mode and wal_has_frames(path)
     replay = frames and not in_use(path)
+    if replay:
+        log.warning(
+            "%s: its -wal file was left by an unclean stop (or a copied-back file); "
+            "checking that it belongs to the database before using it (reads the whole "
+            "file once)",
+            path,
+        )
+    started = time.monotonic()
     # Without WAL frames the main file is the whole truth: read it "immutable", so that
     # no -wal/-shm is created beside someone else's WAL-mode file.
     try:
@@ -265,6 +284,8 @@ def check_before_open(path: str) -> None:
         problems = [str(e)]  # the replayed WAL broke even what the checks read
     if problems:
         _refuse_damaged(path, problems)
+    if replay:
+        log.info("%s: checked in %.1f s: the -wal belongs to it", path, time.monotonic() - started)
 
 
 def _damage(e: sqlite3.Error) -> bool:
