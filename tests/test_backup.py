@@ -377,3 +377,26 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_backup_onto_a_full_disk_says_so_and_leaves_nothing(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("a real full disk needs a small tmpfs, and mounting one needs root")
+    db = tmp_path / "aggregator.sqlite3"
+    make_database(db)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        done = aggregator("--db", db, "backup", disk / "copy.sqlite3", cwd=tmp_path)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert f"error: {disk / 'copy.sqlite3'}: the disk is full" in done.stderr
+        assert os.listdir(disk) == []
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

@@ -46,6 +46,7 @@ from ._files import (
     connect_read_only,
     consistency_problems,
     in_use,
+    means_damage,
     newer_schema,
     read_header,
     wal_has_frames,
@@ -182,9 +183,13 @@ def _copy_checked(
     try:
         copy = sqlite3.connect(target, isolation_level=None)
         try:
-            with translate_errors(label):
+            try:
                 source.backup(copy)  # pages=-1: all of it, from one snapshot
-            with translate_errors(target):
+            except sqlite3.DatabaseError as e:
+                # Damage is the source's; anything else (a full disk...) the copy's.
+                with translate_errors(label if means_damage(e) else dest):
+                    raise
+            with translate_errors(dest):
                 copy.execute("PRAGMA journal_mode = DELETE")
                 (app_id,) = copy.execute("PRAGMA application_id").fetchone()
             if app_id != APPLICATION_ID:
@@ -197,8 +202,8 @@ def _copy_checked(
                 problems = problems or consistency_problems(copy, ours=True)
                 (entries,) = copy.execute("SELECT count(*) FROM entries").fetchone()
             except sqlite3.DatabaseError as e:
-                if isinstance(e, sqlite3.OperationalError) and "malformed" not in str(e):
-                    with translate_errors(target):
+                if not means_damage(e):
+                    with translate_errors(dest):
                         raise
                 problems = [str(e)]
             if problems:

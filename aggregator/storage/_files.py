@@ -277,7 +277,7 @@ def check_before_open(path: str) -> None:
         finally:
             db.close()
     except sqlite3.DatabaseError as e:
-        if not (replay and _damage(e)):
+        if not (replay and means_damage(e)):
             with translate_errors(path):
                 raise
             raise  # pragma: no cover - translate_errors re-raises what it does not know
@@ -288,7 +288,8 @@ def check_before_open(path: str) -> None:
         log.info("%s: checked in %.1f s: the -wal belongs to it", path, time.monotonic() - started)
 
 
-def _damage(e: sqlite3.Error) -> bool:
+def means_damage(e: sqlite3.Error) -> bool:
+    """Does this error say the file is damaged (rather than locked, full, read-only)?"""
     msg = str(e).lower()
     return "malformed" in msg or "corrupt" in msg or "not a database" in msg
 
