@@ -68,7 +68,7 @@ from email.generator import BytesGenerator
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, unquote
+from email.utils import format_datetime, make_msgid, parseaddr, unquote
 from io import BytesIO
 
 from aggregator.errors import AggregatorError
@@ -263,25 +263,36 @@ def safe_link(link: str | None) -> str | None:
 
 
 def mailbox(value: str) -> Address:
-    """'Alex Exemple <alex@example.org>' or a bare address (the owner's settings, the
-    address given to mail-test) -> a header-safe Address. Raises AddressError when
-    the address part is not one ``envelope_address`` accepts, or when the value holds
-    a control character (it could hide where the name ends and the address starts).
+    """'Alex Exemple <alex@example.org>', 'alex@example.org (Alex)' or a bare address
+    (the owner's settings, the address given to mail-test) -> a header-safe Address.
 
-    Not ``parseaddr``: it reads "a@evil.example, x <b@example.org>"-like names as
-    another address (CVE-2023-27043). Here the address is what is between the LAST
-    "<" and the closing ">", and everything before it is the name, whatever it holds."""
+    The address is what is between the LAST "<" and the closing ">" (or the first
+    word of the old "address (name)" form), the name is the rest. ``parseaddr``,
+    which the configuration check uses, reads some values otherwise (CVE-2023-27043;
+    "=@a( <alex@example.org>" gives "=@a"): a value the two read differently is
+    refused, so the address used is always the one the check showed. Also raises
+    AddressError when the address is not one ``envelope_address`` accepts, or when
+    the value holds a control character."""
     value = value.strip(" ")
     for c in value:
         if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
             raise AddressError(f"refusing {value!r}: it contains the control character {_u(c)}")
+    old_style = re.fullmatch(r"(\S+@\S+)\s+\((.*)\)", value)
     if value.endswith(">") and "<" in value:
         name, _, addr = value[:-1].rpartition("<")
         name = name.strip(" ")
         if len(name) >= 2 and name[0] == name[-1] == '"':
             name = unquote(name)
-        return address(name, addr)
-    return address("", value)
+    elif old_style:
+        name, addr = old_style[2], old_style[1]
+    else:
+        name, addr = "", value
+    if parseaddr(value)[1] != addr.strip(" "):
+        raise AddressError(
+            f"refusing {value!r}: it can be read as more than one address; "
+            "write it as Name <name@example.org>"
+        )
+    return address(name, addr)
 
 
 def address(name: str, addr: str) -> Address:

@@ -15,6 +15,7 @@ import subprocess
 import textwrap
 from datetime import UTC, datetime
 from email import policy
+from email.utils import quote
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,7 @@ SCRIPT = textwrap.dedent(
     import email, json, sys
     from datetime import datetime, timezone
     from email import policy
+    from email.utils import quote
     from aggregator import mail
 
     payloads = json.loads(sys.stdin.read())
@@ -80,7 +82,8 @@ SCRIPT = textwrap.dedent(
             to_name=payload, to_email="camille@example.org", note="Note: " + payload,
             title=payload, link=None, feed_title=payload, published=None,
             excerpt=payload)
-        name = mail.header_text(payload)  # the owner's settings: one line
+        # the owner's settings: one line, the name quoted as feeds.yaml needs it
+        name = '"' + quote(mail.header_text(payload)) + '"'
         msg = mail.compose(letter, sender=name + " <alex@example.org>",
                            reply_to=name + " <reply@example.org>",
                            date=datetime(2024, 11, 3, tzinfo=timezone.utc))
@@ -158,8 +161,8 @@ def parse_back(payload: str) -> dict:
     msg = mail.compose(
         letter(to_name=payload, note="Note: " + payload, title=payload, feed_title=payload,
                excerpt=payload, link=None),
-        sender=mail.header_text(payload) + " <alex@example.org>",
-        reply_to=mail.header_text(payload) + " <reply@example.org>",
+        sender=f'"{quote(mail.header_text(payload))}" <alex@example.org>',
+        reply_to=f'"{quote(mail.header_text(payload))}" <reply@example.org>',
         date=NOW,
     )  # fmt: skip
     raw, back = wire(msg)
@@ -394,7 +397,40 @@ def test_ordinary_addresses_are_kept_as_written():
     assert mail.envelope_address("c.o+tag@sub.example.org") == "c.o+tag@sub.example.org"
     assert mail.envelope_address("jose@exämple.org") == "jose@xn--exmple-cua.org"
     assert mail.envelope_address("josé@example.org") == "josé@example.org"
-    assert mail.mailbox("Alex Exemple <alex@example.org>").addr_spec == "alex@example.org"
+    for written, name in [
+        ("Alex Exemple <alex@example.org>", "Alex Exemple"),
+        ('"Exemple, Alex" <alex@example.org>', "Exemple, Alex"),
+        ("alex@example.org (Alex Exemple)", "Alex Exemple"),
+        ("alex@example.org", ""),
+    ]:
+        box = mail.mailbox(written)
+        assert (box.display_name, box.addr_spec) == (name, "alex@example.org"), written
+    for ambiguous in ("=@a( <alex@example.org>", "Alex <b@evil.example> <alex@example.org>"):
+        with pytest.raises(AddressError, match="more than one address"):
+            mail.mailbox(ambiguous)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet='ab @.<>(),;:"\\\t=?é\x00', max_size=30).map(
+        lambda t: t + " <alex@example.org>"
+    )
+    | st.text(alphabet='ab @.<>(),;:"\\\t=?é\x00', max_size=30)
+)
+def test_a_sender_the_config_accepts_is_used_with_the_same_address_or_refused(value):
+    # feeds.yaml's check (config) shows the owner an address; mail must send from
+    # that one, or refuse: never a third reading of the same text.
+    from aggregator.config.values import check_mailbox
+
+    try:
+        shown = check_mailbox(value)
+    except ValueError:
+        return
+    try:
+        box = mail.mailbox(value)
+    except AddressError:
+        return
+    assert f"{box.username}@{box.domain}" == mail.envelope_address(shown)
 
 
 def test_a_sender_setting_with_a_control_character_is_refused():
