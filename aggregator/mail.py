@@ -141,17 +141,6 @@ class MailError(AggregatorError):
         self.stale = False
         super().__init__(reason)
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Exception pickles as cls(*args), which keyword-only arguments break: rebuild
-        # without calling __init__, then restore the attributes.
-        return (_restore, (type(self), self.args), self.__dict__)
-
-
-def _restore(cls: type[MailError], args: tuple[object, ...]) -> MailError:
-    error = cls.__new__(cls)
-    error.args = args
-    return error
-
 
 class AddressError(MailError, ValueError):
     """An address we refuse to put in the envelope or a header (see ``envelope_address``)."""
