@@ -26,6 +26,7 @@ from smtpserver import SmtpServer
 import aggregator
 from aggregator import mail
 from aggregator.mail import AddressError, Letter, MailError, SmtpClient
+from aggregator.mail.compose import _wrap_lines
 
 ROOT = Path(aggregator.__file__).resolve().parent.parent
 NOW = datetime(2024, 11, 3, 9, 30, tzinfo=UTC)
@@ -353,7 +354,7 @@ def test_any_title_name_and_note_give_exactly_our_headers(title, name, note, fee
     text = back.get_body(("plain",)).get_content().replace("\r\n", "\n")
     first = mail.body_text(note).strip()
     if first:
-        assert text.startswith(mail._wrap_lines(first).split("\n")[0])
+        assert text.startswith(_wrap_lines(first).split("\n")[0])
 
 
 # --- addresses (item 7) ---------------------------------------------------------------

@@ -313,7 +313,7 @@ class ForwardsMixin(StorageBase):
         of DATA was never sent (the server discarded the unfinished message, RFC 5321
         section 4.1.1.4), else 'uncertain' (the server may have it: never sent again
         by itself). Rows claimed by ``owner`` (the caller) are left alone. Only the
-        delivery lock holder may call this (see forward.Forwarder)."""
+        delivery lock holder may call this (see forward.outbox)."""
         with self._query() as db:  # every few seconds: read first, write only if needed
             found = db.execute(
                 "SELECT 1 FROM forwards WHERE state = 'sending' AND claimed_by IS NOT :owner",
