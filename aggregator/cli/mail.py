@@ -181,6 +181,15 @@ def outbox(paths: Paths, send: bool, retry_ids: tuple[int, ...], as_json: bool) 
             click.echo(report.line())
             for forward_id, reason in report.errors.items():
                 click.echo(f"#{forward_id}: {reason}", err=True)
+            for forward_id in report.unrecorded:
+                # This process ends: what it kept in memory goes with it. The next
+                # deliverer finds the row mid-delivery (forward.outbox docstring).
+                click.echo(
+                    f"#{forward_id}: its outcome could not be written to the database; the "
+                    "next delivery sends it again if it never reached the server, or marks "
+                    "it uncertain if it may have",
+                    err=True,
+                )
         if not remaining:
             click.echo("the outbox is empty")
         for f in remaining:
