@@ -105,6 +105,34 @@ def test_fetch_unknown_feed_and_invalid_config(setup):
     assert json.loads(status.output)["config_errors"][0].startswith(str(config))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# my feeds, being rewritten\n",
+        "settings:\n  allow_private_networks: true\n",
+        "settings:\n  allow_private_networks: true\ntabs:\n",
+    ],
+    ids=["empty", "comments", "settings-only", "tabs-without-value"],
+)
+def test_a_file_without_feeds_never_deactivates_them_unless_it_says_so(setup, text):
+    invoke, config, db, good, bad = setup
+    invoke("fetch")  # the database now follows both feeds
+    config.write_text(text, encoding="utf-8")
+
+    for command in ("fetch", "status"):
+        result = invoke(command)
+        assert "tabs: []" in result.output, result.output
+        with sqlite3.connect(db) as con:
+            active = con.execute("SELECT count(*) FROM feeds WHERE active").fetchone()[0]
+        assert active == 2, command
+
+    config.write_text("tabs: []\n", encoding="utf-8")
+    assert invoke("fetch").exit_code == 0
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM feeds WHERE active").fetchone()[0] == 0
+
+
 def test_foreign_database_is_a_clear_error(setup, tmp_path: Path):
     invoke, *_ = setup
     foreign = tmp_path / "other.sqlite3"

@@ -12,6 +12,7 @@ import click
 
 from aggregator.cli import Paths, cli, load_or_exit, utcnow
 from aggregator.config import load_config, load_contacts, summarize
+from aggregator.config.feeds import says_no_feeds
 from aggregator.errors import AggregatorError, ConfigError, ConfigProblem, StorageError
 from aggregator.export import entry_json, feed_json, iso
 from aggregator.models import Config, EntryView
@@ -56,6 +57,24 @@ def check(paths: Paths) -> None:
     click.echo(summarize(config))
 
 
+def sync_config(storage: Storage, config: Config, path: str, now: datetime) -> None:
+    """Make the database follow a freshly loaded feeds.yaml, as the running worker does.
+
+    The same rule as the hot reload (``ConfigSource.check_change``): a file with no
+    feed never deactivates the feeds the database follows unless it says so with
+    ``tabs: []``. Half-saved or settings-only files look exactly like that.
+    """
+    if not config.feeds and storage.feeds():
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        error = says_no_feeds(text, path)
+        if error is not None:
+            raise error
+    storage.sync_feeds(config.feeds, now=now)
+
+
 @cli.command()
 @click.option("--feed", "feed_url", metavar="URL", help="Refresh only this feed.")
 @click.option(
@@ -95,7 +114,7 @@ def _fetch(
     stops the batch at once (``Updater.update``) and ends the command with status 1."""
     from aggregator.update import Updater
 
-    storage.sync_feeds(config.feeds, now=now)
+    sync_config(storage, config, paths.config, now)
     feeds = storage.feeds()
     if feed_url is not None:
         feeds = [f for f in feeds if f.url == feed_url]
@@ -174,7 +193,10 @@ def status(paths: Paths, as_json: bool) -> None:
     storage = Storage(paths.db)
     try:
         if config is not None:
-            storage.sync_feeds(config.feeds, now=utcnow())
+            try:
+                sync_config(storage, config, paths.config, utcnow())
+            except ConfigError as e:
+                config_error = e
         feeds = storage.feeds()
     finally:
         storage.close()
