@@ -46,6 +46,8 @@ def fts_query(text: str) -> str | None:
     """Plain words -> a safe FTS5 query ANDing them, or None if nothing searchable."""
     # Lone surrogates cannot be encoded to UTF-8 for SQLite: drop them.
     text = text.encode("utf-8", "replace").decode("utf-8").replace(_OPEN, "").replace(_CLOSE, "")
+    # FTS5 reads the query as a C string: a NUL inside a word ends it ("unterminated string").
+    text = text.replace("\x00", " ")
     words = [w for w in text.split() if any(c.isalnum() for c in w)][:_MAX_WORDS]
     if not words:
         return None

@@ -33,7 +33,7 @@ from aggregator.errors import AggregatorError
 from aggregator.forward import Forwarder
 from aggregator.models import Config
 from aggregator.storage import Storage
-from aggregator.web import i18n
+from aggregator.web import i18n, params
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +323,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
+    # Every <int:...> of a route is an id SQLite can hold, in ASCII digits (params).
+    app.url_map.converters["int"] = params.IdConverter
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
@@ -505,6 +507,6 @@ def safe_next(target: str | None, default: str = "/") -> str:
     a path starting with one slash (``//host`` and ``/\\host`` would leave it)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return default
-    if any(ch in target for ch in "\r\n\t"):
+    if not target.isprintable():  # line breaks, tabs, NUL and other control characters
         return default
     return target

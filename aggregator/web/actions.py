@@ -16,6 +16,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, request, url_fo
 from aggregator.errors import NotFound
 from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
+from aggregator.web.params import flag, int_arg, parse_int, text_arg
 from aggregator.web.views import known_tab
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ def decode_ids(text: str, limit: int = MAX_UNDO_IDS) -> list[int]:
     ids: list[int] = []
     for part in filter(None, text.split(",")):
         first, _sep, last = part.strip().partition("-")
-        lo, hi = int(first), int(last or first)
-        if lo < 1 or hi < lo or len(ids) + hi - lo + 1 > limit:
+        lo, hi = parse_int(first), parse_int(last or first)  # ASCII, within SQLite's range
+        if lo is None or hi is None or hi < lo or len(ids) + hi - lo + 1 > limit:
             raise ValueError(f"bad id range {part!r}")
         ids.extend(range(lo, hi + 1))
     return ids
@@ -74,18 +75,11 @@ def _entry_or_404(entry_id: int) -> Any:
         abort(404, _("Unknown article."))
 
 
-def _form_flag(name: str, default: bool = True) -> bool:
-    value = request.form.get(name)
-    if value is None:
-        return default
-    return value in ("1", "true", "on", "yes")
-
-
 @bp.post("/entry/<int:entry_id>/read")
 def set_read(entry_id: int) -> Any:
     """``read=1`` (default) or ``read=0``."""
     _entry_or_404(entry_id)
-    read = _form_flag("read")
+    read = flag("read", form=True, default=True)
     state().storage.set_read([entry_id], read, now=g.now)
     if wants_json():
         return jsonify({"id": entry_id, "read": read, "unread_counts": _counts()})
@@ -96,7 +90,7 @@ def set_read(entry_id: int) -> Any:
 def set_starred(entry_id: int) -> Any:
     """``starred=1`` (default) or ``starred=0``."""
     _entry_or_404(entry_id)
-    starred = _form_flag("starred")
+    starred = flag("starred", form=True, default=True)
     state().storage.set_starred(entry_id, starred)
     if wants_json():
         return jsonify({"id": entry_id, "starred": starred})
@@ -109,14 +103,13 @@ def mark_all_read() -> Any:
     flash message offers to undo it with the ids that changed."""
     st = state()
     tab = known_tab(request.form.get("tab") or None)
-    feed_url = request.form.get("feed") or None
+    feed_url = text_arg("feed", form=True) or None
     if feed_url is not None:
         try:
             st.storage.feed(feed_url)
         except NotFound:
             abort(404, _("Unknown feed."))
-    max_text = request.form.get("max_id", "")
-    max_id = int(max_text) if max_text.isdigit() else None
+    max_id = int_arg("max_id", form=True)
     ids = st.storage.mark_all_read(tab=tab, feed_url=feed_url, max_id=max_id, now=g.now)
     if wants_json():
         return jsonify({"ids": ids, "unread_counts": _counts()})
@@ -147,7 +140,7 @@ def undo_read() -> Any:
 def refresh() -> Any:
     """Ask the scheduler to fetch one feed (``url``) or every feed at its next tick."""
     st = state()
-    url = request.form.get("url") or None
+    url = text_arg("url", form=True) or None
     if url is not None:
         try:
             st.storage.feed(url)

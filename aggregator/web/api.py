@@ -15,7 +15,8 @@ from aggregator.export import entry_json, feed_json
 from aggregator.models import FeedState
 from aggregator.web import i18n, state
 from aggregator.web.i18n import gettext as _
-from aggregator.web.views import MAX_QUERY, bad_cursor, flag, known_tab
+from aggregator.web.params import bad_cursor, cursor_arg, flag, int_arg, search_arg, text_arg
+from aggregator.web.views import known_tab
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -29,24 +30,15 @@ def _feed_json(f: FeedState) -> dict[str, Any]:
     return data
 
 
-def _limit() -> int:
-    text = request.args.get("limit", "")
-    if not text:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        abort(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return int(text)
-
-
 @bp.get("/entries")
 def entries() -> Any:
     """Filters: tab, feed (its URL), q (search), unread=1, starred=1, cursor, limit."""
     st = state()
     tab = known_tab(request.args.get("tab") or None)
-    feed_url = request.args.get("feed") or None
-    query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
-    limit = _limit()
-    cursor = request.args.get("cursor") or None
+    feed_url = text_arg("feed") or None
+    query = search_arg()
+    limit = int_arg("limit", DEFAULT_LIMIT, hi=MAX_LIMIT) or DEFAULT_LIMIT
+    cursor = cursor_arg()
     try:
         if query:
             if feed_url is not None:

@@ -50,6 +50,7 @@ from aggregator.forward import (
 from aggregator.models import Contact, EntryView, Forward
 from aggregator.web import i18n, safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
+from aggregator.web.params import id_arg, text_arg
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,10 @@ def resolve(text: str, contacts: Sequence[Contact]) -> str | None:
 def _recipients(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
     """Addresses chosen in the form (``to``, plus the typed ``to_search``) and errors."""
     errors: list[str] = []
+    # Recipients are only ever compared with contacts' stored addresses (anything
+    # else is "choose among your contacts"), so they need no other check.
     chosen = [" ".join(e.split()) for e in request.values.getlist("to") if e.strip()]
-    typed = request.values.get("to_search", "")
+    typed = text_arg("to_search", form=None)
     if typed.strip():
         found = resolve(typed, contacts)
         if found:
@@ -223,7 +226,7 @@ def _recipients(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
 def _note() -> tuple[str | None, list[str]]:
     if "note" not in request.values:
         return None, []
-    note = request.values.get("note", "").replace("\r\n", "\n")
+    note = text_arg("note", form=None, multiline=True).replace("\r\n", "\n")
     if len(note) > NOTE_MAX:
         return note[:NOTE_MAX], [
             _("The note is too long: %(max)s characters at most.", max=NOTE_MAX)
@@ -412,7 +415,7 @@ def send(entry_id: int) -> Any:
 def cancel() -> Any:
     """``batch`` (from the send answer); ``entry`` (its id) to get the item's new label."""
     forwarder = state().forwarder
-    batch = request.form.get("batch", "")
+    batch = text_arg("batch", form=True)
     if not batch or len(batch) > 100:
         abort(400, _("The request could not be understood."))
     count = forwarder.cancel(batch, now=g.now)
@@ -420,12 +423,12 @@ def cancel() -> Any:
         message = _("Cancelled: nothing was sent.")
     else:
         message = _("Too late to cancel: the email has already left (see “Sent”).")
-    entry_text = request.form.get("entry", "")
+    entry_id = id_arg("entry", form=True)
     if wants_json():
         data: dict[str, Any] = {"cancelled": count, "message": message}
-        if entry_text.isdigit():
-            names = forwarder.sent_to_by_entry([int(entry_text)]).get(int(entry_text), [])
-            data.update(entry_id=int(entry_text), sent_to=names, label=sent_label(names))
+        if entry_id is not None:
+            names = forwarder.sent_to_by_entry([entry_id]).get(entry_id, [])
+            data.update(entry_id=entry_id, sent_to=names, label=sent_label(names))
         return jsonify(data), 200 if count else 409
     flash(message, "info" if count else "error")
     return redirect(safe_next(request.form.get("next"), url_for("people.sent")))

@@ -277,6 +277,11 @@ FR: dict[str, str] = {
     "This page is not an RSS or Atom feed: look for the feed's address on the site.": "Cette page n'est pas un flux RSS ou Atom : cherchez l'adresse du flux sur le site.",
     "The feed could not be read: its content is malformed.": "Le flux n'a pas pu être lu : son contenu est mal formé.",
     "An unexpected error occurred.": "Une erreur inattendue s'est produite.",
+    # request envelope (guard, params)
+    "“%(name)s” must be a whole number (%(lo)s or more).": "« %(name)s » doit être un nombre entier (%(lo)s ou plus).",
+    "“%(name)s” must be a whole number from %(lo)s to %(hi)s.": "« %(name)s » doit être un nombre entier de %(lo)s à %(hi)s.",
+    "“%(name)s” contains control characters.": "« %(name)s » contient des caractères de contrôle.",
+    "“%(name)s” is too long (%(max)s characters at most).": "« %(name)s » est trop long (%(max)s caractères au plus).",
 }
 
 # storage problems (issue 7, item 14): which database file, and what to do

@@ -20,6 +20,7 @@ from aggregator.export import contact_json, forward_json
 from aggregator.models import Contact
 from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
+from aggregator.web.params import bad_cursor, id_arg, int_arg, parse_int, text_arg
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,10 @@ def _before_id() -> int | None:
     text = request.args.get("before", "")
     if not text:
         return None
-    if not text.isdigit():
-        abort(400, _("This page link is invalid or too old: start again from the first page."))
-    return int(text)
+    before = parse_int(text)
+    if before is None:
+        bad_cursor()
+    return before
 
 
 # --- pages -------------------------------------------------------------------------
@@ -105,16 +107,16 @@ def save_contact() -> Any:
     or edit one (``original_email``). From the forward panel (``entry``), a new
     contact comes back chosen as a recipient."""
     form = request.form
-    name = " ".join(form.get("name", "").split())
-    email = form.get("email", "").strip()
-    original = form.get("original_email") or None
-    entry = form.get("entry", "")
+    name = " ".join(text_arg("name", form=True).split())
+    email = text_arg("email", form=True).strip()
+    original = text_arg("original_email", form=True) or None
+    entry = id_arg("entry", form=True)
     problems: list[str] = []
     if not name:
         problems.append(_("Give the contact a name."))
     if not email:
         problems.append(_("Give the contact an email address."))
-    language = form.get("language", "fr")
+    language = text_arg("language", "fr", form=True)
     if language not in ("fr", "en"):
         language = "fr"
     saved: Contact | None = None
@@ -123,7 +125,7 @@ def save_contact() -> Any:
             saved = state().forwarder.add_contact(
                 name,
                 email,
-                _interests(form.get("interests", "")),
+                _interests(text_arg("interests", form=True, multiline=True)),
                 language,
                 original_email=original,
             )
@@ -135,11 +137,11 @@ def save_contact() -> Any:
         lead = _("This contact could not be saved:")
         if wants_json():
             return jsonify({"error": lead, "problems": problems, "status": 400}), 400
-        if entry.isdigit():
+        if entry is not None:
             from aggregator.web.forwarding import _entry_or_404, render_panel
 
             return render_panel(
-                _entry_or_404(int(entry)),
+                _entry_or_404(entry),
                 chosen=form.getlist("to"),
                 note=form.get("note"),
                 errors=[lead, *problems],
@@ -152,13 +154,13 @@ def save_contact() -> Any:
         flash(_("Contact saved: %(name)s.", name=saved.name), "info")
     else:
         flash(_("Contact added: %(name)s.", name=saved.name), "info")
-    if entry.isdigit():
+    if entry is not None:
         # Back to the panel without JavaScript, the new contact chosen, the note kept.
         query = [("to", e) for e in [*form.getlist("to"), saved.email]]
         if "note" in form:
             query.append(("note", form.get("note", "")))
         query.append(("next", safe_next(form.get("next"), "/")))
-        target = url_for("forwarding.panel", entry_id=int(entry)) + "?" + urlencode(query)
+        target = url_for("forwarding.panel", entry_id=entry) + "?" + urlencode(query)
         return redirect(target)
     return redirect(safe_next(form.get("next"), url_for("people.contacts")))
 
@@ -174,18 +176,13 @@ def api_forwards() -> Any:
     wanted = request.args.get("state") or None
     if wanted is not None and wanted not in STATES:
         abort(400, f"state must be one of {', '.join(STATES)}")
-    text = request.args.get("limit", "")
-    if text and (not text.isdigit() or not 1 <= int(text) <= API_MAX_LIMIT):
-        abort(400, f"limit must be an integer from 1 to {API_MAX_LIMIT}")
-    limit = int(text) if text else API_DEFAULT_LIMIT
+    limit = int_arg("limit", API_DEFAULT_LIMIT, hi=API_MAX_LIMIT) or API_DEFAULT_LIMIT
     before = _before_id()
-    entry = request.args.get("entry", "")
-    email = request.args.get("contact", "")
+    entry = id_arg("entry")
+    email = text_arg("contact")
     paged = False
-    if entry:
-        if not entry.isdigit():
-            abort(400, "entry must be an entry id")
-        rows = forwarder.history(int(entry))
+    if entry is not None:
+        rows = forwarder.history(entry)
     elif email:
         try:
             _person, rows, _items = forwarder.for_contact(email)

@@ -14,6 +14,7 @@ from aggregator.models import EntryView
 from aggregator.opml import write_opml
 from aggregator.web import state
 from aggregator.web.i18n import gettext as _
+from aggregator.web.params import bad_cursor, cursor_arg, flag, int_arg, search_arg, text_arg
 
 log = logging.getLogger(__name__)
 
@@ -22,19 +23,6 @@ bp = Blueprint("views", __name__)
 PAGE_SIZE = 50
 WIDGET_HEADLINES = 5
 VIEWS = ("river", "widgets")
-MAX_QUERY = 200
-
-
-def bad_cursor() -> Any:
-    abort(400, _("This page link is invalid or too old: start again from the first page."))
-
-
-def cursor_arg() -> str | None:
-    return request.args.get("cursor") or None
-
-
-def flag(name: str) -> bool:
-    return request.args.get(name, "") in ("1", "true", "on", "yes")
 
 
 def known_tab(name: str | None) -> str | None:
@@ -50,9 +38,9 @@ def seen_max_id(entries: list[EntryView]) -> int | None:
     """The highest entry id shown so far on this river (carried across pages), so
     "mark all as read" never marks articles that arrived after the page was drawn."""
     ids = [e.id for e in entries]
-    carried = request.args.get("max_id", "")
-    if carried.isdigit():
-        ids.append(int(carried))
+    carried = int_arg("max_id")
+    if carried is not None:
+        ids.append(carried)
     return max(ids) if ids else None
 
 
@@ -136,7 +124,7 @@ def widgets(name: str) -> Any:
 @bp.get("/feed")
 def feed() -> Any:
     """The river of one feed: ``/feed?url=<feed url>``."""
-    url = request.args.get("url", "")
+    url = text_arg("url")
     try:
         feed_state = state().storage.feed(url)
     except NotFound:
@@ -169,7 +157,7 @@ def entry(entry_id: int) -> Any:
 @bp.get("/search")
 def search() -> Any:
     """Full-text search, newest first, words highlighted; accents are ignored."""
-    query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    query = search_arg()
     tab_name = known_tab(request.args.get("tab") or None)
     entries: list[EntryView] = []
     next_cursor = None
