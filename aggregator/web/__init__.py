@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -33,7 +33,7 @@ from aggregator.errors import AggregatorError
 from aggregator.forward import Forwarder
 from aggregator.models import Config
 from aggregator.storage import Storage
-from aggregator.web import i18n, params
+from aggregator.web import guard, i18n, params
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ CSP = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: then Chromium sends "Origin: null" with our own form posts, which
+    # the origin check (guard) must refuse. same-origin still tells other sites nothing.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -292,7 +294,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ``AGGREGATOR_PASSWORD`` (login required when set), ``AGGREGATOR_SECRET_KEY``,
     ``AGGREGATOR_CONTACTS`` (contacts.yaml; default: next to feeds.yaml),
     ``AGGREGATOR_SMTP_PASSWORD`` (read by the forwarder; only for previews here: the
-    scheduler, not the dashboard, delivers mail).
+    scheduler, not the dashboard, delivers mail), ``AGGREGATOR_ALLOWED_HOSTS`` (names
+    beyond loopback the dashboard answers to, e.g. a reverse proxy's public name; see
+    ``guard``).
     """
     overrides = dict(test_config or {})
 
@@ -305,6 +309,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     contacts_path = Path(setting("AGGREGATOR_CONTACTS") or Path(config_path).parent / CONTACTS_FILE)
     smtp_password = setting("AGGREGATOR_SMTP_PASSWORD") or None
     secret = overrides.pop("SECRET_KEY", None) or setting("AGGREGATOR_SECRET_KEY")
+    hosts = guard.AllowedHosts.from_setting(setting("AGGREGATOR_ALLOWED_HOSTS"))
 
     app = Flask(
         __name__,
@@ -319,10 +324,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # A dashboard stays open all day: the CSRF token lives as long as the session
         # instead of Flask-WTF's default hour, which would break buttons at lunch.
         WTF_CSRF_TIME_LIMIT=None,
+        # guard checks Origin (or Referer) on every state change, over HTTP and HTTPS;
+        # Flask-WTF's HTTPS-only rule would also demand a Referer, which privacy
+        # extensions strip while the browser still sends Origin.
+        WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
+    app.extensions["aggregator_hosts"] = hosts
     # Every <int:...> of a route is an id SQLite can hold, in ASCII digits (params).
     app.url_map.converters["int"] = params.IdConverter
     app.jinja_env.trim_blocks = True
@@ -369,6 +379,7 @@ def _install_hooks(app: Flask) -> None:
     def _before() -> None:
         g.lang, g.set_lang_cookie = i18n.choose_language()
         g.now = datetime.now(UTC)
+        _check_host_and_origin()
         if request.endpoint != "static":
             # Cheap (a stat of the file): keeps the error banner current with hand edits.
             state().config_source.refresh()
@@ -389,6 +400,33 @@ def _install_hooks(app: Flask) -> None:
             # Pages show read state and counts that change under them: never cache.
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def _check_host_and_origin() -> None:
+    """First thing on every request (see ``guard``): a Host we are not served under, or
+    a state change sent from another site, is refused before anything else runs."""
+    host = guard.host_problem()
+    # A refused Host may be a rebinding page: its error page shows nothing of the
+    # dashboard (auth.is_logged_in is False for it).
+    g.foreign_host = host is not None
+    if host is not None:
+        log.warning("refused a request for host %r (%s %s)", host, request.method, request.path)
+        abort(
+            400,
+            i18n.gettext(
+                "This dashboard does not answer to the name “%(host)s”. If it is served under this name (behind a reverse proxy), add the name to AGGREGATOR_ALLOWED_HOSTS.",  # noqa: E501
+                host=host[:100],
+            ),
+        )
+    origin = guard.origin_problem()
+    if origin is not None:
+        log.warning("refused a %s %s sent from %r", request.method, request.path, origin[:200])
+        abort(
+            400,
+            i18n.gettext(
+                "This form was sent from another site, so it was refused: reload the page here and try again."  # noqa: E501
+            ),
+        )
 
 
 def wants_json() -> bool:
@@ -485,7 +523,8 @@ def serve(app: Flask, host: str, port: int, *, threads: int = 4) -> Any:
     """Bind a waitress server to ``host:port`` (0 picks a free port) without running it.
 
     Returns the server: call ``.run()`` (blocking, e.g. in a thread) and ``.close()``
-    from elsewhere to stop; ``.effective_port`` is the bound port.
+    from elsewhere to stop; ``.effective_port`` is the bound port. The app then also
+    answers to the bound address (``guard.AllowedHosts.add_bound``).
     """
     from waitress import create_server
 
@@ -493,6 +532,7 @@ def serve(app: Flask, host: str, port: int, *, threads: int = 4) -> Any:
         # One socket, so the server has a single effective_port (localhost can resolve
         # to both 127.0.0.1 and ::1, which makes waitress build a multi-socket server).
         host = "127.0.0.1"
+    guard.allowed_hosts(app).add_bound(host)
     return create_server(
         app,
         host=host.strip("[]"),

@@ -22,6 +22,7 @@ from typing import Any
 from flask import (
     Blueprint,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -95,6 +96,9 @@ def _session_mark(password: str) -> str:
 
 
 def is_logged_in() -> bool:
+    """May this request see the dashboard? Never for a refused Host (guard)."""
+    if g.get("foreign_host"):
+        return False
     password = state().password
     if not password:
         return True

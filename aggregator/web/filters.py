@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request, session, url_for
+from flask import Flask, g, request, url_for
 
 from aggregator.web import i18n
 
@@ -117,10 +117,15 @@ def _tabs_and_counts(st: Any) -> tuple[list[str], dict[str, int]]:
 
 def _context() -> dict[str, Any]:
     from aggregator.web import state
+    from aggregator.web.auth import is_logged_in
 
     st = state()
-    logged_in = bool(session.get("auth"))
-    if st.password and not logged_in:
+    # Not merely "the cookie has an auth mark": a revoked one (after a logout or a
+    # password change) must not show the dashboard's tabs on the login page, nor may
+    # the error page for a refused Host (see auth.is_logged_in).
+    allowed = is_logged_in()
+    logged_in = bool(st.password) and allowed
+    if not allowed:
         # The login page must not show what the dashboard holds.
         tabs: list[str] = []
         counts: dict[str, int] = {}
@@ -137,7 +142,7 @@ def _context() -> dict[str, Any]:
         "logged_in": logged_in,
         "password_set": bool(st.password),
         "shortcuts": SHORTCUTS,
-        "show_nav": logged_in or not st.password,
+        "show_nav": allowed,
         "here": _here(),
     }
 

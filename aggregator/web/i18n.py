@@ -278,6 +278,8 @@ FR: dict[str, str] = {
     "The feed could not be read: its content is malformed.": "Le flux n'a pas pu être lu : son contenu est mal formé.",
     "An unexpected error occurred.": "Une erreur inattendue s'est produite.",
     # request envelope (guard, params)
+    "This dashboard does not answer to the name “%(host)s”. If it is served under this name (behind a reverse proxy), add the name to AGGREGATOR_ALLOWED_HOSTS.": "Ce tableau de bord ne répond pas au nom « %(host)s ». S'il est servi sous ce nom (derrière un proxy inverse), ajoutez ce nom à AGGREGATOR_ALLOWED_HOSTS.",
+    "This form was sent from another site, so it was refused: reload the page here and try again.": "Ce formulaire a été envoyé depuis un autre site, il a donc été refusé : rechargez la page ici et réessayez.",
     "“%(name)s” must be a whole number (%(lo)s or more).": "« %(name)s » doit être un nombre entier (%(lo)s ou plus).",
     "“%(name)s” must be a whole number from %(lo)s to %(hi)s.": "« %(name)s » doit être un nombre entier de %(lo)s à %(hi)s.",
     "“%(name)s” contains control characters.": "« %(name)s » contient des caractères de contrôle.",
