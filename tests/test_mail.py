@@ -260,8 +260,6 @@ def test_username_without_password_is_a_temporary_configuration_problem(smtp):
 # --- TLS and authentication ------------------------------------------------------------
 
 
-
-
 @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "ssl"])
 def test_tls_with_authentication(tls_files, implicit):
     trusted = ssl.create_default_context(cafile=str(tls_files[0]))

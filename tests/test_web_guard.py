@@ -1,6 +1,7 @@
-"""Who may talk to the dashboard (aggregator/web/guard.py): the Host check against
-DNS rebinding and the Origin/Referer check on state changes. Through the Flask test
-client and a real waitress server."""
+"""Who may talk to the dashboard (aggregator/web/guard.py) and how long a login lasts:
+the Host check against DNS rebinding, the Origin/Referer check on state changes, the
+reverse-proxy settings, session revocation at logout and password change, and the
+cookies' Secure flag. Through the Flask test client and a real waitress server."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import pytest
 from websupport import NEWS, entry_id, make_app, seeded_app, storage, text, token
 
+from aggregator.errors import AggregatorError
 from aggregator.web import serve
 from aggregator.web.guard import AllowedHosts
 
@@ -225,3 +228,128 @@ def test_origin_through_a_real_server_and_a_proxy_name(site):
         assert refresh("https://feeds.example.org") == 302
         con.close()
     st.close()
+
+
+# --- sessions: revocation and cookie flags -------------------------------------------
+
+
+def login(client, password: str = PASSWORD) -> None:
+    page = text(client.get("/login"))
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post("/login", data={"csrf_token": csrf, "password": password})
+    assert r.status_code == 302, text(r)
+
+
+def session_cookie(client) -> str:
+    cookie = client.get_cookie("aggregator_session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_cookie_replayed_after_logout_is_refused(site):
+    app = make_app(site, AGGREGATOR_PASSWORD=PASSWORD)
+    st = app.extensions["aggregator"]
+    st.storage.sync_feeds(st.config.feeds, now=datetime.now(UTC))
+    phone, laptop = app.test_client(), app.test_client()
+    login(phone)
+    login(laptop)
+    stolen = session_cookie(phone)
+    assert phone.get("/").status_code == 200
+    assert phone.post("/logout", data={"csrf_token": token(phone)}).status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("aggregator_session", stolen)
+    r = thief.get("/")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+    assert thief.get("/api/entries").status_code == 401
+    page = text(thief.get("/login"))
+    assert "Actualités" not in page and "Se déconnecter" not in page  # nothing leaks
+    # logout means every session: the laptop has to log in again too
+    assert laptop.get("/api/feeds").status_code == 401
+    login(laptop)
+    assert laptop.get("/api/feeds").status_code == 200
+    # ...and it survives a restart: the epoch is in the database, not in memory
+    again = make_app(site, AGGREGATOR_PASSWORD=PASSWORD)
+    thief = again.test_client()
+    thief.set_cookie("aggregator_session", stolen)
+    assert thief.get("/api/feeds").status_code == 401
+    fresh = again.test_client()
+    fresh.set_cookie("aggregator_session", session_cookie(laptop))
+    assert fresh.get("/api/feeds").status_code == 200
+    for a in (app, again):
+        a.extensions["aggregator"].close()
+
+
+def test_changing_the_password_logs_sessions_out(site):
+    app = make_app(site, AGGREGATOR_PASSWORD=PASSWORD)
+    client = app.test_client()
+    login(client)
+    cookie = session_cookie(client)
+    app.extensions["aggregator"].close()
+    changed = make_app(site, AGGREGATOR_PASSWORD="a new password")
+    client = changed.test_client()
+    client.set_cookie("aggregator_session", cookie)
+    assert client.get("/api/feeds").status_code == 401
+    login(client, "a new password")
+    assert client.get("/api/feeds").status_code == 200
+    changed.extensions["aggregator"].close()
+
+
+def test_secure_cookies_setting(site):
+    app = make_app(site, AGGREGATOR_PASSWORD=PASSWORD, AGGREGATOR_SECURE_COOKIES="1")
+    client = app.test_client()
+    r = client.get("/login?lang=en")
+    cookies = r.headers.getlist("Set-Cookie")
+    assert any(c.startswith("aggregator_session=") and "Secure" in c for c in cookies), cookies
+    assert any(c.startswith("lang=") and "Secure" in c for c in cookies), cookies
+    app.extensions["aggregator"].close()
+    plain = make_app(site, AGGREGATOR_PASSWORD=PASSWORD)
+    cookies = plain.test_client().get("/login?lang=en").headers.getlist("Set-Cookie")
+    assert cookies and not any("Secure" in c for c in cookies), cookies
+    plain.extensions["aggregator"].close()
+
+
+def test_behind_a_tls_proxy_cookies_are_secure_and_the_client_address_is_known(site):
+    forwarded = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "feeds.example.org",
+        "X-Forwarded-For": "203.0.113.9",
+    }
+    # Without the setting, anyone could send these headers: they are ignored.
+    app = make_app(site, AGGREGATOR_PASSWORD=PASSWORD, AGGREGATOR_ALLOWED_HOSTS="feeds.example.org")
+    cookies = app.test_client().get("/login", headers=forwarded).headers.getlist("Set-Cookie")
+    assert cookies and not any("Secure" in c for c in cookies)
+    app.extensions["aggregator"].close()
+
+    app = make_app(
+        site,
+        AGGREGATOR_PASSWORD=PASSWORD,
+        AGGREGATOR_ALLOWED_HOSTS="feeds.example.org",
+        AGGREGATOR_PROXY="1",
+    )
+    client = app.test_client()
+    r = client.get("/login", headers=forwarded)
+    assert r.status_code == 200
+    cookies = r.headers.getlist("Set-Cookie")
+    assert any(c.startswith("aggregator_session=") and "Secure" in c for c in cookies), cookies
+    # the forwarded Host is checked like any other
+    r = client.get("/login", headers={**forwarded, "X-Forwarded-Host": "evil.example"})
+    assert r.status_code == 400
+    # the login limiter counts the client, not the proxy
+    csrf = re.search(
+        r'name="csrf_token" value="([^"]+)"', text(client.get("/login", headers=forwarded))
+    ).group(1)
+    for _ in range(5):
+        client.post("/login", data={"csrf_token": csrf, "password": "x"}, headers=forwarded)
+    r = client.post(
+        "/login",
+        data={"csrf_token": csrf, "password": PASSWORD},
+        headers={**forwarded, "X-Forwarded-For": "203.0.113.10"},
+    )
+    assert r.status_code == 302
+    app.extensions["aggregator"].close()
+
+
+def test_proxy_setting_must_be_a_count(site):
+    for bad in ["maybe", "-1", "²", "99"]:
+        with pytest.raises(AggregatorError, match="AGGREGATOR_PROXY"):
+            make_app(site, AGGREGATOR_PROXY=bad)

@@ -295,8 +295,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     ``AGGREGATOR_CONTACTS`` (contacts.yaml; default: next to feeds.yaml),
     ``AGGREGATOR_SMTP_PASSWORD`` (read by the forwarder; only for previews here: the
     scheduler, not the dashboard, delivers mail), ``AGGREGATOR_ALLOWED_HOSTS`` (names
-    beyond loopback the dashboard answers to, e.g. a reverse proxy's public name; see
-    ``guard``).
+    beyond loopback the dashboard answers to, e.g. a reverse proxy's public name),
+    ``AGGREGATOR_PROXY`` (number of reverse proxies whose X-Forwarded-* headers to
+    trust), ``AGGREGATOR_SECURE_COOKIES`` (1: cookies only over HTTPS). See ``guard``.
     """
     overrides = dict(test_config or {})
 
@@ -310,6 +311,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     smtp_password = setting("AGGREGATOR_SMTP_PASSWORD") or None
     secret = overrides.pop("SECRET_KEY", None) or setting("AGGREGATOR_SECRET_KEY")
     hosts = guard.AllowedHosts.from_setting(setting("AGGREGATOR_ALLOWED_HOSTS"))
+    proxies = setting("AGGREGATOR_PROXY")
+    secure_cookies = guard.setting_is_true(setting("AGGREGATOR_SECURE_COOKIES"))
 
     app = Flask(
         __name__,
@@ -320,6 +323,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="aggregator_session",
+        SESSION_COOKIE_SECURE=secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(days=30),
         # A dashboard stays open all day: the CSRF token lives as long as the session
         # instead of Flask-WTF's default hour, which would break buttons at lunch.
@@ -332,7 +336,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
+    app.session_interface = guard.SessionInterface()
     app.extensions["aggregator_hosts"] = hosts
+    guard.install_proxy_fix(app, proxies)
     # Every <int:...> of a route is an id SQLite can hold, in ASCII digits (params).
     app.url_map.converters["int"] = params.IdConverter
     app.jinja_env.trim_blocks = True
@@ -395,6 +401,7 @@ def _install_hooks(app: Flask) -> None:
                 max_age=365 * 24 * 3600,
                 httponly=True,
                 samesite="Lax",
+                secure=guard.secure_cookies(),
             )
         if request.endpoint != "static":
             # Pages show read state and counts that change under them: never cache.

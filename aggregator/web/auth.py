@@ -7,6 +7,14 @@ state changes are POSTs guarded by CSRF tokens anyway.
 
 Without a password the dashboard is open, which ``check_bind_allowed`` only permits
 on loopback addresses.
+
+Revocation: the cookie is signed, not stored, so what it holds must be checkable
+against the server. It holds an HMAC of the password and of the *session epoch*, a
+random value kept in the database's ``meta`` table (shared by every process serving
+the same database; not a secret, not the person's words, so neither the environment
+nor YAML). Logging out draws a new epoch: every cookie issued before, on any device,
+stops working. Changing ``AGGREGATOR_PASSWORD`` does the same, as the HMAC no longer
+matches.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 import threading
 from collections import deque
 from datetime import UTC, datetime, timedelta
@@ -40,6 +49,7 @@ bp = Blueprint("auth", __name__)
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 OPEN_ENDPOINTS = {"auth.login", "static"}
+EPOCH_KEY = "session_epoch"  # in Storage's meta table
 
 
 class LoginLimiter:
@@ -87,23 +97,42 @@ def _limiter() -> LoginLimiter:
     return current_app.extensions["aggregator_login"]
 
 
-def _session_mark(password: str) -> str:
-    """What a logged-in session holds: changing the password logs everybody out."""
+def _epoch() -> str:
+    """The current session epoch ("" until the first logout)."""
+    return state().storage.get_meta(EPOCH_KEY) or ""
+
+
+def _session_mark(password: str, epoch: str) -> str:
+    """What a logged-in session holds: changing the password, or logging out (a new
+    epoch), logs every session out."""
     key = current_app.secret_key
     assert isinstance(key, str | bytes)
     key_bytes = key.encode() if isinstance(key, str) else key
-    return hmac.new(key_bytes, password.encode("utf-8"), hashlib.sha256).hexdigest()
+    message = epoch.encode("ascii") + b"\0" + password.encode("utf-8")
+    return hmac.new(key_bytes, message, hashlib.sha256).hexdigest()
 
 
 def is_logged_in() -> bool:
-    """May this request see the dashboard? Never for a refused Host (guard)."""
+    """May this request see the dashboard? Checked once per request (the gate, the
+    templates and the forward banner ask). Never for a refused Host (guard)."""
     if g.get("foreign_host"):
         return False
     password = state().password
     if not password:
         return True
-    mark = session.get("auth")
-    return isinstance(mark, str) and hmac.compare_digest(mark, _session_mark(password))
+    # Kept on g with the request it belongs to: requests made inside an outer app
+    # context (tests, scripts) share one g.
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    cached = g.get("_logged_in")
+    if cached is None or cached[0] is not current:
+        mark = session.get("auth")
+        ok = isinstance(mark, str) and hmac.compare_digest(mark, _session_mark(password, _epoch()))
+        cached = g._logged_in = (current, ok)
+    return bool(cached[1])
+
+
+def _remember(ok: bool) -> None:
+    g._logged_in = (request._get_current_object(), ok)  # type: ignore[attr-defined]
 
 
 @bp.before_app_request
@@ -136,7 +165,8 @@ def login() -> Any:
             limiter.succeeded(address)
             session.clear()
             session.permanent = True
-            session["auth"] = _session_mark(password)
+            session["auth"] = _session_mark(password, _epoch())
+            _remember(True)
             return redirect(target)
         else:
             limiter.failed(address, now=now)
@@ -148,5 +178,8 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    """Logs out every session, not only this one: the cookie is all a thief needs."""
+    state().storage.set_meta(EPOCH_KEY, secrets.token_hex(16))
     session.clear()
+    _remember(False)
     return redirect(url_for("auth.login"))

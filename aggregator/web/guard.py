@@ -1,4 +1,5 @@
-"""Who may talk to the dashboard: the names it answers to and where forms may come from.
+"""Who may talk to the dashboard: the names it answers to, where forms may come from,
+the reverse proxy in front of it and the cookies' ``Secure`` flag.
 
 DNS rebinding: a page on ``http://evil.example:8000`` whose name the attacker's DNS
 later points at 127.0.0.1 is, for the browser, same-origin with the dashboard: it can
@@ -24,6 +25,12 @@ redirect to the login page instead of a refusal), it cannot say "any of 127.0.0.
 or "any IP address" and its error is an English sentence. The matching of names is
 werkzeug's own (:func:`werkzeug.sansio.utils.host_is_trusted`: character validation,
 IDNA, ``.example.org`` for subdomains, ports ignored).
+
+Behind a reverse proxy (``AGGREGATOR_PROXY=1``, the number of proxies), werkzeug's
+``ProxyFix`` takes the client's address, scheme, host and port from the proxy's
+``X-Forwarded-*`` headers; without that setting they are ignored, since anyone can
+send them. Cookies get ``Secure`` with ``AGGREGATOR_SECURE_COOKIES=1``, and on their own
+when the request came over HTTPS (which, behind a TLS proxy, only ProxyFix can tell).
 """
 
 from __future__ import annotations
@@ -31,15 +38,21 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import host_is_trusted
+
+from aggregator.errors import AggregatorError
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 def _hostname(host: str) -> str:
@@ -163,3 +176,39 @@ def origin_problem() -> str | None:
     if origin == own or allowed_hosts().configured(origin[0]):
         return None
     return claimed
+
+
+def install_proxy_fix(app: Flask, setting: Any) -> None:
+    """``AGGREGATOR_PROXY``: how many reverse proxies stand in front (0 or empty: none,
+    and X-Forwarded-* headers are ignored)."""
+    text = str(setting or "0").strip().lower()
+    if text in ("true", "yes", "on"):
+        text = "1"
+    if not text.isascii() or not text.isdigit() or int(text) > 10:
+        raise AggregatorError(
+            f"AGGREGATOR_PROXY={setting!r}: give the number of reverse proxies in front "
+            "of the dashboard (1 for one), or leave it unset"
+        )
+    count = int(text)
+    if count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count, x_prefix=count
+        )
+
+
+def secure_cookies() -> bool:
+    """Cookies for this response get ``Secure``: always with the setting, else when the
+    request came over HTTPS (behind a proxy: only when AGGREGATOR_PROXY says to trust
+    its X-Forwarded-Proto)."""
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, ``Secure`` per request (see ``secure_cookies``)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return secure_cookies()
+
+
+def setting_is_true(value: Any) -> bool:
+    return str(value or "").strip().lower() in TRUE_WORDS
