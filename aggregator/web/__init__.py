@@ -529,24 +529,24 @@ def check_bind_allowed(host: str, password: str | None) -> None:
 def serve(app: Flask, host: str, port: int, *, threads: int = 4) -> Any:
     """Bind a waitress server to ``host:port`` (0 picks a free port) without running it.
 
-    Returns the server: call ``.run()`` (blocking, e.g. in a thread) and ``.close()``
-    from elsewhere to stop; ``.effective_port`` is the bound port. The app then also
-    answers to the bound address (``guard.AllowedHosts.add_bound``).
+    Returns a ``server.Server``: call ``.run()`` (blocking, e.g. in a thread) and
+    ``.close()`` from elsewhere to stop (promptly, requests in flight finished);
+    ``.effective_port`` is the bound port. The app then also answers to the bound
+    address (``guard.AllowedHosts.add_bound``).
     """
-    from waitress import create_server
+    from aggregator.web.server import Server
 
     if host.lower() == "localhost":
         # One socket, so the server has a single effective_port (localhost can resolve
         # to both 127.0.0.1 and ::1, which makes waitress build a multi-socket server).
         host = "127.0.0.1"
     guard.allowed_hosts(app).add_bound(host)
-    return create_server(
-        app,
-        host=host.strip("[]"),
-        port=port,
-        threads=threads,
-        ident="aggregator",
-    )
+    return Server(app, host.strip("[]"), port, threads=threads, headers=_waitress_headers())
+
+
+def _waitress_headers() -> dict[str, str]:
+    """For the answers waitress writes itself (plain text, never cached)."""
+    return {**SECURITY_HEADERS, "Cache-Control": "no-store"}
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
