@@ -191,8 +191,10 @@ def install_proxy_fix(app: Flask, setting: Any) -> None:
         )
     count = int(text)
     if count:
+        # Not X-Forwarded-Prefix: the dashboard is served at the root of its host (its
+        # "next" targets are absolute paths), so a sub-path proxy would half work.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count, x_prefix=count
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count
         )
 
 

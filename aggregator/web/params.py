@@ -16,7 +16,9 @@ fetch() calls: see ``error_response``), never a 500:
 Path ids use :class:`IdConverter`, installed as the app's ``int`` converter: a
 non-ASCII or out-of-range id matches no route (404), like an id that does not exist.
 Repeated parameters: the first one counts (werkzeug's ``get``), except where a route
-documents a list (``to``).
+documents a list (``to``). Values a route only compares with constants or a known set
+(flags, ``action``, ``view``, a tab name through ``known_tab``, ``next`` through
+``safe_next``, recipients against contacts) are read directly: no value can crash them.
 """
 
 from __future__ import annotations
