@@ -287,6 +287,11 @@ def check_visible(raw: str, what: str) -> None:
             )
 
 
+# RFC 5322 specials other than "@" and ".": an address holding one is quoted (never
+# needed here) or not one address at all.
+_NOT_IN_ADDRESS = frozenset('<>()[]\\,;:"')
+
+
 def _check_addr_spec(addr: str, raw: str) -> None:
     local, at, domain = addr.rpartition("@")
     if not at or not local or not domain or "@" in local or any(c.isspace() for c in addr):
@@ -295,6 +300,15 @@ def _check_addr_spec(addr: str, raw: str) -> None:
         )
     if domain.startswith(".") or domain.endswith(".") or ".." in domain:
         raise ValueError(f"'{raw}' has an invalid domain '{domain}'")
+    # The same refusals as the mail layer's envelope_address (aggregator/mail/headers.py):
+    # what the check accepts is exactly what will be sent to.
+    special = next((c for c in addr if c in _NOT_IN_ADDRESS), None)
+    if special is not None:
+        raise ValueError(
+            f"'{raw}': the address '{addr}' contains {special!r}; write a plain address"
+        )
+    if "=?" in addr:
+        raise ValueError(f"'{raw}': the address '{addr}' contains '=?'; write a plain address")
 
 
 def _check_one_line(raw: str) -> None:
@@ -318,6 +332,13 @@ def check_mailbox(raw: str) -> str:
     if not addr or addr not in raw:
         raise ValueError(
             f"'{raw}' is not an email address (expected 'Name <name@example.org>' or name@example.org)"
+        )
+    text = raw.strip(" ")
+    if text.endswith(">") and "<" in text and text[:-1].rpartition("<")[2].strip(" ") != addr:
+        # parseaddr reads some values otherwise than they look (CVE-2023-27043):
+        # '=@a( <alex@example.org>' gives '=@a'.
+        raise ValueError(
+            f"'{raw}' can be read as more than one address; write it as Name <name@example.org>"
         )
     _check_addr_spec(addr, raw)
     return addr
