@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from aggregator.errors import StorageError
 from aggregator.update import Worker
 
 if TYPE_CHECKING:
@@ -66,8 +67,18 @@ def build_scheduler(
         next_run_time=utcnow(),
     )
     if forwarder is not None:
+
+        def deliver() -> None:
+            # Like the tick: a storage problem is shown on /feeds, not only logged by
+            # APScheduler as a job crash every few seconds.
+            now = utcnow()
+            try:
+                forwarder.deliver_due(now=now)
+            except StorageError as e:
+                worker.storage_problem("outbox", e, now)
+
         scheduler.add_job(
-            lambda: forwarder.deliver_due(now=utcnow()),
+            deliver,
             "interval",
             seconds=outbox_seconds,
             id="outbox",

@@ -732,16 +732,16 @@ class Worker:
                 return UpdateSummary()
             summary = self.updater.update_due(now=now)
         except StorageError as e:
-            self._storage_problem("tick", e, now)
+            self.storage_problem("tick", e, now)
             return UpdateSummary()
         self.storage.clear_problem()
         if summary.outcomes:
             log.info("tick: %s", summary.line())
         return summary
 
-    def _storage_problem(self, job: str, e: StorageError, now: datetime) -> None:
+    def storage_problem(self, job: str, e: StorageError, now: datetime) -> None:
         """Log a storage problem once (not at every run of a job) and record it for
-        /feeds (``storage._status``)."""
+        /feeds (``storage._status``). Every scheduled job reports through here."""
         known = self.storage.last_problem()
         if known is None or known.message != str(e):
             log.error("%s stopped by a storage problem: %s", job, e)
@@ -754,7 +754,7 @@ class Worker:
         try:
             removed = self.storage.purge(now=now, keep_days=keep)
         except StorageError as e:
-            self._storage_problem("housekeeping", e, now)
+            self.storage_problem("housekeeping", e, now)
             return 0
         if removed:
             log.info("housekeeping: removed %d old entries", removed)

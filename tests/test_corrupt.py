@@ -258,3 +258,46 @@ def test_fetch_on_a_damaged_database_stops_with_the_file_and_what_to_do(tmp_path
     assert json.loads(Path(problem_file(str(db))).read_text())["source"] == "fetch"
     # it stopped at once instead of downloading every feed first
     assert len(feed_server.requests) - before < 30
+
+
+def test_a_storage_failure_in_the_outbox_job_shows_on_feeds(tmp_path):
+    """The scheduler's outbox job meets the damage: recorded for /feeds like the tick
+    (the file /feeds reads, see the test above), not raised into APScheduler, which
+    only logs a job crash every few seconds."""
+    from aggregator.config import ContactSource
+    from aggregator.forward import Forwarder
+    from aggregator.scheduler import build_scheduler
+
+    site = write_site(tmp_path)
+    app = seeded_app(site)
+    st = app.extensions["aggregator"]
+    st.forwarder.add_contact("Camille", "camille@example.org")
+    con = sqlite3.connect(site["db"])
+    (entry_id,) = con.execute("SELECT min(id) FROM entries").fetchone()
+    con.close()
+    st.forwarder.queue(entry_id, ["camille@example.org"], "Pour toi", now=NOW)
+    st.close()
+    con = sqlite3.connect(site["db"])
+    columns = ", ".join(r[1] for r in con.execute("PRAGMA table_info(forwards)") if r[1] != "id")
+    for _ in range(9):  # 512 rows: enough pages to damage one in the middle
+        con.execute(f"INSERT INTO forwards ({columns}) SELECT {columns} FROM forwards")
+    con.commit()
+    con.close()
+    damage(site["db"], "forwards")
+
+    storage = Storage(site["db"])
+    worker = Worker(ConfigSource(site["config"]), storage)
+    forwarder = Forwarder(
+        storage,
+        worker.config_source,
+        ContactSource(tmp_path / "contacts.yaml"),
+        outbox_dir=tmp_path / "outbox",
+    )
+    scheduler = build_scheduler(worker, forwarder=forwarder)  # not started
+    scheduler.get_job("outbox").func()  # does not raise
+    problem = storage.last_problem()
+    assert problem is not None and problem.kind == "corrupt"
+    recorded = json.loads(Path(problem_file(str(site["db"]))).read_text(encoding="utf-8"))
+    assert recorded["kind"] == "corrupt" and recorded["source"] == "worker"
+    worker.close()
+    storage.close()
