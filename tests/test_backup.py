@@ -203,6 +203,23 @@ def test_a_wal_left_by_a_crash_is_replayed(tmp_path):
     assert integrity(db) == "ok"
 
 
+def test_backup_of_a_young_database_whose_header_is_still_in_the_wal(tmp_path):
+    """A running aggregator on a new database: nothing checkpointed yet, so the file's
+    own header does not carry our application_id; the backup must still work."""
+    db = tmp_path / "aggregator.sqlite3"
+    storage = Storage(db)  # stays open, like `aggregator run`
+    try:
+        storage.sync_feeds([FeedConfig(FEED, "Tab", "Feed A", position=0)], now=NOW)
+        storage.upsert_entries(FEED, entries("y", 3), now=NOW)
+        with open(db, "rb") as f:
+            assert int.from_bytes(f.read(100)[68:72], "big") == 0  # the case at hand
+        done = backup(str(db), str(tmp_path / "copy.sqlite3"))
+    finally:
+        storage.close()
+    assert done.entries == 3
+    assert integrity(tmp_path / "copy.sqlite3") == "ok"
+
+
 def test_backup_while_another_process_writes(tmp_path):
     """The backup holds everything committed, the WAL's commits included, is one
     self-contained file, and the writer is never blocked."""

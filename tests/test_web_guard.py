@@ -279,6 +279,36 @@ def test_a_cookie_replayed_after_logout_is_refused(site):
         a.extensions["aggregator"].close()
 
 
+def test_a_restored_backup_does_not_revive_a_logged_out_cookie(site, tmp_path):
+    from click.testing import CliRunner
+
+    from aggregator.cli import cli
+    from aggregator.storage import backup
+
+    app = make_app(site, AGGREGATOR_PASSWORD=PASSWORD)
+    st = app.extensions["aggregator"]
+    st.storage.sync_feeds(st.config.feeds, now=datetime.now(UTC))
+    phone = app.test_client()
+    login(phone)
+    stolen = session_cookie(phone)
+    saved = tmp_path / "before-logout.sqlite3"
+    backup(str(site["db"]), str(saved))  # its session epoch predates the logout
+    assert phone.post("/logout", data={"csrf_token": token(phone)}).status_code == 302
+    st.close()
+
+    done = CliRunner().invoke(
+        cli, ["--config", str(site["config"]), "--db", str(site["db"]), "restore", str(saved)]
+    )
+    assert done.exit_code == 0, done.output
+    again = make_app(site, AGGREGATOR_PASSWORD=PASSWORD)
+    thief = again.test_client()
+    thief.set_cookie("aggregator_session", stolen)
+    assert thief.get("/api/feeds").status_code == 401
+    login(thief)  # the password still works: only sessions were revoked
+    assert thief.get("/api/feeds").status_code == 200
+    again.extensions["aggregator"].close()
+
+
 def test_changing_the_password_logs_sessions_out(site):
     app = make_app(site, AGGREGATOR_PASSWORD=PASSWORD)
     client = app.test_client()

@@ -51,6 +51,23 @@ def restore(paths: Paths, file: str) -> None:
     be replayed onto the restored file.
     """
     done = restore_database(file, paths.db)
+    _revoke_sessions(paths.db)
     click.echo(f"restored {file} into {done.path} ({done.entries} entries, integrity ok)")
     if done.previous:
         click.echo(f"the previous database is kept as {done.previous}")
+
+
+def _revoke_sessions(db: str) -> None:
+    """A backup carries the session epoch of its day: restored as it is, it would make
+    cookies valid again that a logout since then revoked. Draw a new one: everybody
+    logs in again after a restore (web/auth.py)."""
+    import secrets
+
+    from aggregator.storage import Storage
+    from aggregator.web.auth import EPOCH_KEY
+
+    storage = Storage(db)
+    try:
+        storage.set_meta(EPOCH_KEY, secrets.token_hex(16))
+    finally:
+        storage.close()

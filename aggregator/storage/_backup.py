@@ -75,8 +75,7 @@ def backup(db_path: str, dest: str, *, now: datetime | None = None) -> Copied:
     if not os.path.isfile(db_path):
         raise errors.StorageError(db_path, "does not exist: nothing to back up; check --db")
     check_before_open(db_path)
-    header = read_header(db_path)
-    if header is None or header.application_id != APPLICATION_ID:
+    if read_header(db_path) is None:
         raise errors.StorageError(db_path, "is empty: nothing to back up yet")
     dest = os.fspath(dest)
     if dest.endswith(("/", os.sep)) and not os.path.isdir(dest):
@@ -92,6 +91,13 @@ def backup(db_path: str, dest: str, *, now: datetime | None = None) -> Copied:
     with translate_errors(db_path):
         source = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     try:
+        # Asked through the connection, not read from the file's header: on a young
+        # database the header page with our application_id may still be only in the
+        # -wal (nothing checkpointed yet), and the running aggregator is fine with that.
+        with translate_errors(db_path):
+            (app_id,) = source.execute("PRAGMA application_id").fetchone()
+        if app_id != APPLICATION_ID:
+            raise errors.StorageError(db_path, "is empty: nothing to back up yet")
         entries = _copy_checked(source, dest, label=db_path)
     finally:
         source.close()
