@@ -589,8 +589,6 @@ def test_corrupt_gzip_is_a_bad_response(fetcher, feed_server):
 # --- HTTPS -----------------------------------------------------------------------------
 
 
-
-
 @pytest.fixture
 def tls_server(tls_files) -> Iterator[FeedServer]:
     with FeedServer(FEEDS, tls=tls_files) as server:
