@@ -34,8 +34,11 @@ def start_worker(paths: Paths, processes: int | None) -> tuple[Any, Any, Storage
     return scheduler, worker, storage
 
 
-def wait_for_signal() -> None:
-    """Block until Ctrl-C or SIGTERM."""
+def catch_signals() -> threading.Event:
+    """Take over Ctrl-C and SIGTERM now, at the very start of a long-running command:
+    a signal that arrives while it is still starting (a service manager stopping it,
+    a test that read the first line) is kept, and the command then stops cleanly
+    instead of being killed half-way by the default action."""
     done = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
@@ -43,6 +46,11 @@ def wait_for_signal() -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    return done
+
+
+def wait_for_signal(done: threading.Event) -> None:
+    """Block until ``catch_signals``'s event is set."""
     while not done.wait(1.0):
         pass
 
@@ -60,13 +68,14 @@ def _web_options(f: Any) -> Any:
 @click.pass_context
 def run(ctx: click.Context, paths: Paths, host: str, port: int, processes: int | None) -> None:
     """Run the scheduler and the dashboard until Ctrl-C or SIGTERM."""
+    done = catch_signals()
     setup_logging(ctx.parent.meta.get("verbose", False) if ctx.parent else False)
     web = _web(paths, host, port)
     scheduler, worker, storage = start_worker(paths, processes)
     from aggregator.scheduler import stop
 
     try:
-        _serve_until_signal(web, host, port)
+        _serve_until_signal(web, host, port, done)
     finally:
         stop(scheduler, worker)
         storage.close()
@@ -78,13 +87,14 @@ def run(ctx: click.Context, paths: Paths, host: str, port: int, processes: int |
 @click.pass_context
 def worker(ctx: click.Context, paths: Paths, processes: int | None) -> None:
     """Run only the scheduler (for split deployments)."""
+    done = catch_signals()
     setup_logging(ctx.parent.meta.get("verbose", False) if ctx.parent else False)
     scheduler, w, storage = start_worker(paths, processes)
     from aggregator.scheduler import stop
 
     click.echo("worker running; Ctrl-C to stop", err=True)
     try:
-        wait_for_signal()
+        wait_for_signal(done)
     finally:
         stop(scheduler, w)
         storage.close()
@@ -96,8 +106,9 @@ def worker(ctx: click.Context, paths: Paths, processes: int | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, paths: Paths, host: str, port: int) -> None:
     """Run only the dashboard (for split deployments; see `worker`)."""
+    done = catch_signals()
     setup_logging(ctx.parent.meta.get("verbose", False) if ctx.parent else False)
-    _serve_until_signal(_web(paths, host, port), host, port)
+    _serve_until_signal(_web(paths, host, port), host, port, done)
 
 
 def _web(paths: Paths, host: str, port: int) -> Any:
@@ -114,7 +125,7 @@ def _web(paths: Paths, host: str, port: int) -> Any:
     )
 
 
-def _serve_until_signal(app: Any, host: str, port: int) -> None:
+def _serve_until_signal(app: Any, host: str, port: int, done: threading.Event) -> None:
     from aggregator.web import serve as web_serve
 
     server = web_serve(app, host, port)
@@ -122,7 +133,7 @@ def _serve_until_signal(app: Any, host: str, port: int) -> None:
     thread.start()
     click.echo(f"dashboard on http://{host}:{server.effective_port}/ ; Ctrl-C to stop", err=True)
     try:
-        wait_for_signal()
+        wait_for_signal(done)
     finally:
         server.close()
         thread.join(timeout=10)
