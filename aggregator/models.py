@@ -231,7 +231,7 @@ class Forward:
     contact_name: str
     contact_email: str
     note: str
-    state: str  # queued | sending | sent | failed | cancelled
+    state: str  # queued | sending | sent | failed | cancelled | uncertain (see forward/outbox.py)
     created_at: datetime
     send_after: datetime  # end of the undo window
     attempts: int = 0

@@ -63,6 +63,7 @@ STATE_WORDS = {
     "sent": "sent",
     "failed": "failed",
     "cancelled": "cancelled",
+    "uncertain": "maybe sent",
 }
 PENDING = ("queued", "sending")
 

@@ -391,7 +391,7 @@ def relative_date(when: datetime, now: datetime, lang: str | None = None) -> str
 # forwards handed to the server without an answer (issue 7, item 10)
 FR.update(
     {
-        "uncertain": "peut-être envoyé",
+        "maybe sent": "peut-être envoyé",
         "Send again": "Renvoyer",
         "Handed to the mail server, but its answer never came: it may have been delivered. Check with the recipient before sending it again.": "Remis au serveur de messagerie, mais sa réponse n'est jamais arrivée : il a peut-être été distribué. Vérifiez auprès du destinataire avant de le renvoyer.",
     }
