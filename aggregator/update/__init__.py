@@ -9,7 +9,8 @@ Concurrency model:
   never delays the others for long;
 - parsing and sanitizing are CPU bound: with ``processes > 0`` they run in a process
   pool so both cores work (the GIL would serialize them in threads); a worker that
-  dies costs at most the one feed that killed it (``ParsePool``);
+  dies costs at most the one feed that killed it. The CPU stage itself lives in
+  ``_cpu`` and the worker processes in ``_processes`` (``ParsePool``);
 - every database write happens on the calling thread, one transaction per feed, so
   the scheduler has a single writer and a crash mid-run loses at most the feed that
   was being written (its transaction rolls back).
@@ -18,43 +19,56 @@ Concurrency model:
 from __future__ import annotations
 
 import concurrent.futures as cf
-import ctypes
 import hashlib
-import json
 import logging
-import multiprocessing
-import multiprocessing.connection
-import os
-import signal
-import sys
 import threading
 import time
-import traceback
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from aggregator import parse, sanitize
 from aggregator.config import ConfigSource, summarize
 from aggregator.errors import ConfigError, FeedError, ParseError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.models import (
     Config,
-    Enclosure,
-    Entry,
     FeedState,
     FetchResult,
-    ParsedEntry,
-    ParsedFeed,
     Settings,
 )
 from aggregator.storage import Storage
 
+from ._cpu import (
+    ProcessedFeed,
+    build_entry,
+    cpu_stage,
+    process_body,
+    process_entries,
+    source_hash,
+)
+from ._processes import PR_SET_PDEATHSIG, CpuArgs, ParsePool, init_worker
+
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "PR_SET_PDEATHSIG",
+    "FeedOutcome",
+    "Fetched",
+    "ParsePool",
+    "ProcessedFeed",
+    "UpdateSummary",
+    "Updater",
+    "Worker",
+    "build_entry",
+    "cpu_stage",
+    "init_worker",
+    "process_body",
+    "process_entries",
+    "source_hash",
+]
 
 # Backoff after failures: refresh * 2**(n-1), capped. Never disabled for good: a feed
 # that has failed for months is still tried twice a day and recovers on its own.
@@ -66,18 +80,6 @@ GONE_RECHECK = timedelta(days=7)
 RETRY_AFTER_CAP = timedelta(days=2)
 # Below this many feeds in one batch, starting worker processes costs more than it saves.
 PROCESS_POOL_THRESHOLD = 20
-
-
-@dataclass(frozen=True)
-class ProcessedFeed:
-    """What the CPU stage hands back: sanitized entries ready to store."""
-
-    title: str | None
-    site_link: str | None
-    kind: str
-    warning: str | None
-    entries: tuple[Entry, ...]
-    unchanged: int  # entries seen before with the same content (skipped)
 
 
 @dataclass(frozen=True)
@@ -119,294 +121,6 @@ class UpdateSummary:
             f"{self.count('error')} failed; {self.new_entries} new entries "
             f"in {self.seconds:.1f} s"
         )
-
-
-# --- the CPU stage (runs in a worker process when processes > 0) ------------------
-
-
-def source_hash(e: ParsedEntry) -> str:
-    """Hash of what the feed said about an entry; equal hash = nothing to redo."""
-    parts = [
-        e.guid,
-        e.title,
-        e.link or "",
-        e.author or "",
-        e.published.isoformat() if e.published else "",
-        e.updated.isoformat() if e.updated else "",
-        e.content_html,
-        e.summary_html,
-        json.dumps([(x.url, x.type, x.length) for x in e.enclosures]),
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
-
-
-def build_entry(feed_url: str, e: ParsedEntry, digest: str, now: datetime) -> Entry:
-    """Sanitize one parsed entry (once, at ingest) and fix its dates."""
-    html = e.content_html or e.summary_html
-    content = sanitize.sanitize_html(html, e.base_url) if html else ""
-    summary = sanitize.html_to_text(e.summary_html or e.content_html) if html else ""
-    published = e.published or e.updated or now
-    if published > now:  # future dates would pin an entry on top of the river
-        published = now
-    enclosures = tuple(
-        Enclosure(url=u, type=x.type, length=x.length)
-        for x in e.enclosures
-        if (u := sanitize.clean_url(x.url, e.base_url))
-    )
-    return Entry(
-        feed_url=feed_url,
-        guid=e.guid,
-        title=e.title,
-        link=sanitize.clean_url(e.link, e.base_url),
-        author=e.author,
-        published=published,
-        updated=e.updated,
-        content_html=content,
-        summary=summary,
-        enclosures=enclosures,
-        content_hash=digest,
-        has_date=e.published is not None or e.updated is not None,
-    )
-
-
-def process_body(
-    feed_url: str,
-    body: bytes,
-    headers: dict[str, str],
-    final_url: str,
-    now: datetime,
-    known: dict[str, str],
-) -> ProcessedFeed:
-    """Parse and sanitize one feed body; entries whose hash is in ``known`` are skipped."""
-    parsed = parse.parse_feed(body, url=final_url, headers=headers, now=now)
-    return process_entries(feed_url, parsed, final_url, now, known)
-
-
-def process_entries(
-    feed_url: str, parsed: ParsedFeed, final_url: str, now: datetime, known: dict[str, str]
-) -> ProcessedFeed:
-    """Sanitize what ``parse`` found. An entry that cannot be processed is skipped
-    (and logged with its guid), never the feed: its other entries are kept."""
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    unchanged = 0
-    skipped: list[str] = []
-    for pe in parsed.entries:
-        if pe.guid in seen:  # duplicate ids inside one document: first one wins
-            continue
-        seen.add(pe.guid)
-        try:
-            digest = source_hash(pe)
-            if known.get(pe.guid) == digest:
-                unchanged += 1
-                continue
-            entries.append(build_entry(feed_url, pe, digest, now))
-        except Exception as e:
-            log.warning(
-                "%s: skipped entry %r: %s: %s",
-                feed_url,
-                pe.guid,
-                type(e).__name__,
-                e,
-                exc_info=True,
-            )
-            skipped.append(pe.guid)
-    warning = parsed.warning
-    if skipped:
-        ids = ", ".join(repr(g if len(g) <= 100 else g[:99] + "…") for g in skipped[:3])
-        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        note = f"{len(skipped)} entry(ies) could not be processed and were skipped: {ids}{more}"
-        warning = f"{warning}; {note}" if warning else note
-    return ProcessedFeed(
-        title=parsed.title,
-        site_link=sanitize.clean_url(parsed.link, final_url),
-        kind=parsed.kind,
-        warning=warning,
-        entries=tuple(entries),
-        unchanged=unchanged,
-    )
-
-
-def cpu_stage(
-    feed_url: str,
-    body: bytes,
-    headers: dict[str, str],
-    final_url: str,
-    now: datetime,
-    known: dict[str, str],
-) -> ProcessedFeed:
-    """``process_body`` as the orchestrator runs it, inline or in a worker process:
-    whatever goes wrong comes back as this feed's ``FeedError``.
-
-    An exception from a library is turned into a ``ParseError`` here, on the side
-    where it happened: it may not survive pickling (an ``__init__`` that does not take
-    its own ``args``), and an error that cannot be unpickled in the parent breaks the
-    whole process pool. The original traceback travels as a note, for the log.
-    """
-    try:
-        return process_body(feed_url, body, headers, final_url, now, known)
-    except FeedError:
-        raise
-    except Exception as e:
-        detail = " ".join(str(e).split())[:300]
-        err = ParseError(
-            feed_url,
-            "parse_crash",
-            f"could not read the feed ({type(e).__name__}: {detail}); this is a bug "
-            "in the aggregator or a library it uses, please report it",
-        )
-        err.add_note(traceback.format_exc())
-        raise err from None
-
-
-# --- worker processes --------------------------------------------------------------
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def init_worker() -> None:
-    """First thing every parse worker process runs: it must never outlive its parent.
-
-    A parent killed with SIGKILL (or the OOM killer) runs no cleanup, and the workers
-    of a ``ProcessPoolExecutor`` then wait for work forever, and keep the resource
-    tracker alive with them (issue 7, item 13). Two guards:
-
-    - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel kills us when the
-      parent dies, even if this process is busy in C code. The kernel means the
-      parent *thread* that started us: ``ParsePool`` is closed before the threads
-      that use it end (``Updater._update``).
-    - Everywhere: a thread waits on ``multiprocessing``'s parent sentinel, a pipe
-      whose other end only the parent holds; it becomes readable when the parent
-      process is gone, whichever thread started us.
-
-    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the
-    parent, which handles it, stops the pool itself.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = multiprocessing.parent_process()
-    if sys.platform == "linux":
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-                log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        except (OSError, AttributeError):  # no libc (musl static builds...): the thread does it
-            pass
-    if parent is None:
-        return
-    if parent.pid is not None and os.getppid() != parent.pid:
-        os._exit(1)  # the parent died before prctl: no signal would ever come
-    threading.Thread(
-        target=_exit_with_parent, args=(parent.sentinel,), name="watch-parent", daemon=True
-    ).start()
-
-
-def _exit_with_parent(sentinel: int) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(1)  # no cleanup: the parent that would want it is gone
-
-
-# cpu_stage's arguments: feed URL, body, headers, final URL, now, known entry hashes.
-CpuArgs = tuple[str, bytes, dict[str, str], str, datetime, dict[str, str]]
-
-
-class ParsePool:
-    """Worker processes for the CPU stage of one batch, which outlive their workers.
-
-    When a worker process dies (killed, out of memory, a crash inside C code) or a
-    result cannot be read back, ``ProcessPoolExecutor`` fails every job it holds
-    with ``BrokenProcessPool`` and refuses new ones (CPython gh-80462): one bad feed
-    would fail every feed in flight. Here the jobs of a broken pool are innocent until
-    proven guilty. The pool is replaced (once per breakage, by whoever notices first)
-    and each of its jobs runs again, alone, in a one-process "quarantine" pool: a job
-    that kills its worker there too is the culprit, and only that feed fails
-    (``parse_crash``); the others get their result.
-
-    Worker processes start in the thread that first needs them: call ``close()``
-    before the threads that called ``run()`` end (see ``init_worker``).
-    """
-
-    # Past this many breakages in one batch, something is wrong with the workers
-    # themselves (they cannot start?): every job goes through the quarantine, one at
-    # a time, instead of starting new pools again and again.
-    MAX_RESTARTS = 3
-    # What a worker runs; a class attribute so a test can run a job that crashes.
-    job = staticmethod(cpu_stage)
-
-    def __init__(self, processes: int) -> None:
-        self.processes = processes
-        self.restarts = 0
-        self._lock = threading.Lock()
-        self._closed = False
-        self._shared: cf.ProcessPoolExecutor | None = self._new(processes)
-        self._alone = threading.Lock()  # one quarantine job at a time
-        self._quarantine: cf.ProcessPoolExecutor | None = None
-
-    @staticmethod
-    def _new(processes: int) -> cf.ProcessPoolExecutor:
-        # spawn, not fork: forking a process that runs threads can copy held locks.
-        ctx = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(processes, mp_context=ctx, initializer=init_worker)
-
-    def run(self, args: CpuArgs) -> ProcessedFeed:
-        """``cpu_stage(*args)`` in a worker process; raises what it raises."""
-        with self._lock:
-            self._check_open()
-            pool = self._shared
-        if pool is not None:
-            try:
-                return pool.submit(self.job, *args).result()
-            except BrokenProcessPool:
-                self._replace(pool)
-        return self._run_alone(args)
-
-    def _replace(self, broken: cf.ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._shared is not broken:  # another job noticed first, or closed
-                return
-            broken.shutdown(wait=False, cancel_futures=True)
-            self.restarts += 1
-            if self.restarts > self.MAX_RESTARTS:
-                self._shared = None
-                log.error("parse worker processes keep dying; parsing one feed at a time")
-                return
-            log.warning("a parse worker process died; starting new ones, its feeds are retried")
-            self._shared = self._new(self.processes)
-
-    def _run_alone(self, args: CpuArgs) -> ProcessedFeed:
-        url = args[0]
-        with self._alone:
-            with self._lock:
-                self._check_open()
-                if self._quarantine is None:
-                    self._quarantine = self._new(1)
-                pool = self._quarantine
-            try:
-                return pool.submit(self.job, *args).result()
-            except BrokenProcessPool:
-                with self._lock:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    if self._quarantine is pool:
-                        self._quarantine = None
-                log.error("%s: the parse worker process died while reading this feed", url)
-                raise ParseError(
-                    url,
-                    "parse_crash",
-                    "reading this feed made the parser process crash, twice; this is a bug "
-                    "in the aggregator or a library it uses, please report it",
-                ) from None
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("the parse pool is closed")
-
-    def close(self) -> None:
-        """Stop the worker processes; jobs not started yet are cancelled."""
-        with self._lock:
-            self._closed = True
-            pools = [p for p in (self._shared, self._quarantine) if p is not None]
-            self._shared = self._quarantine = None
-        for pool in pools:
-            pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- scheduling arithmetic ---------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Worker processes for the CPU stage: a pool that survives its workers' deaths and
+workers that never outlive their parent (issue 7, items 2 and 13)."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import ctypes
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+
+from aggregator.errors import ParseError
+
+from ._cpu import ProcessedFeed, cpu_stage
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def init_worker() -> None:
+    """First thing every parse worker process runs: it must never outlive its parent.
+
+    A parent killed with SIGKILL (or the OOM killer) runs no cleanup, and the workers
+    of a ``ProcessPoolExecutor`` then wait for work forever, and keep the resource
+    tracker alive with them (issue 7, item 13). Two guards:
+
+    - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel kills us when the
+      parent dies, even if this process is busy in C code. The kernel means the
+      parent *thread* that started us: ``ParsePool`` is closed before the threads
+      that use it end (``Updater._update``).
+    - Everywhere: a thread waits on ``multiprocessing``'s parent sentinel, a pipe
+      whose other end only the parent holds; it becomes readable when the parent
+      process is gone, whichever thread started us.
+
+    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the
+    parent, which handles it, stops the pool itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+                log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except (OSError, AttributeError):  # no libc (musl static builds...): the thread does it
+            pass
+    if parent is None:
+        return
+    if parent.pid is not None and os.getppid() != parent.pid:
+        os._exit(1)  # the parent died before prctl: no signal would ever come
+    threading.Thread(
+        target=_exit_with_parent, args=(parent.sentinel,), name="watch-parent", daemon=True
+    ).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)  # no cleanup: the parent that would want it is gone
+
+
+# cpu_stage's arguments: feed URL, body, headers, final URL, now, known entry hashes.
+CpuArgs = tuple[str, bytes, dict[str, str], str, datetime, dict[str, str]]
+
+
+class ParsePool:
+    """Worker processes for the CPU stage of one batch, which outlive their workers.
+
+    When a worker process dies (killed, out of memory, a crash inside C code) or a
+    result cannot be read back, ``ProcessPoolExecutor`` fails every job it holds
+    with ``BrokenProcessPool`` and refuses new ones (CPython gh-80462): one bad feed
+    would fail every feed in flight. Here the jobs of a broken pool are innocent until
+    proven guilty. The pool is replaced (once per breakage, by whoever notices first)
+    and each of its jobs runs again, alone, in a one-process "quarantine" pool: a job
+    that kills its worker there too is the culprit, and only that feed fails
+    (``parse_crash``); the others get their result.
+
+    Worker processes start in the thread that first needs them: call ``close()``
+    before the threads that called ``run()`` end (see ``init_worker``).
+    """
+
+    # Past this many breakages in one batch, something is wrong with the workers
+    # themselves (they cannot start?): every job goes through the quarantine, one at
+    # a time, instead of starting new pools again and again.
+    MAX_RESTARTS = 3
+    # What a worker runs; a class attribute so a test can run a job that crashes.
+    job = staticmethod(cpu_stage)
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._shared: cf.ProcessPoolExecutor | None = self._new(processes)
+        self._alone = threading.Lock()  # one quarantine job at a time
+        self._quarantine: cf.ProcessPoolExecutor | None = None
+
+    @staticmethod
+    def _new(processes: int) -> cf.ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs threads can copy held locks.
+        ctx = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(processes, mp_context=ctx, initializer=init_worker)
+
+    def run(self, args: CpuArgs) -> ProcessedFeed:
+        """``cpu_stage(*args)`` in a worker process; raises what it raises."""
+        with self._lock:
+            self._check_open()
+            pool = self._shared
+        if pool is not None:
+            try:
+                return pool.submit(self.job, *args).result()
+            except BrokenProcessPool:
+                self._replace(pool)
+        return self._run_alone(args)
+
+    def _replace(self, broken: cf.ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._shared is not broken:  # another job noticed first, or closed
+                return
+            broken.shutdown(wait=False, cancel_futures=True)
+            self.restarts += 1
+            if self.restarts > self.MAX_RESTARTS:
+                self._shared = None
+                log.error("parse worker processes keep dying; parsing one feed at a time")
+                return
+            log.warning("a parse worker process died; starting new ones, its feeds are retried")
+            self._shared = self._new(self.processes)
+
+    def _run_alone(self, args: CpuArgs) -> ProcessedFeed:
+        url = args[0]
+        with self._alone:
+            with self._lock:
+                self._check_open()
+                if self._quarantine is None:
+                    self._quarantine = self._new(1)
+                pool = self._quarantine
+            try:
+                return pool.submit(self.job, *args).result()
+            except BrokenProcessPool:
+                with self._lock:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    if self._quarantine is pool:
+                        self._quarantine = None
+                log.error("%s: the parse worker process died while reading this feed", url)
+                raise ParseError(
+                    url,
+                    "parse_crash",
+                    "reading this feed made the parser process crash, twice; this is a bug "
+                    "in the aggregator or a library it uses, please report it",
+                ) from None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the parse pool is closed")
+
+    def close(self) -> None:
+        """Stop the worker processes; jobs not started yet are cancelled."""
+        with self._lock:
+            self._closed = True
+            pools = [p for p in (self._shared, self._quarantine) if p is not None]
+            self._shared = self._quarantine = None
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
