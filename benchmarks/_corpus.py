@@ -112,12 +112,19 @@ def make_corpus(n: int, seed: int = 1) -> list[Document]:
     return [make_document(i, seed) for i in range(n)]
 
 
-def make_document(index: int, seed: int = 1, fmt: str | None = None) -> Document:
-    """Document number ``index``; ``fmt`` forces a format (the default draws one)."""
+def make_document(index: int, seed: int = 1, fmt: str | None = None, extra: int = 0) -> Document:
+    """Document number ``index``; ``fmt`` forces a format (the default draws one).
+
+    ``extra`` adds that many newer entries on top, as the feed looks once its site
+    has published again (the churn scenario of ``ingest.py --compare``); the other
+    entries keep their ids, dates and content.
+    """
     rng = random.Random(f"{seed}:{index}")
     if fmt is None:
         fmt = rng.choices(FORMATS, FORMAT_WEIGHTS)[0]
     feed = _Feed(rng, index)
+    if extra:
+        feed.publish(random.Random(f"{seed}:{index}:new"), extra)
     builder = {"rss20": _rss20, "atom10": _atom10, "rss10": _rss10, "json11": _json11}[fmt]
     charset = "iso-8859-1" if fmt == "rss20" and rng.random() < 0.06 else "utf-8"
     text = builder(feed, charset)
@@ -169,6 +176,16 @@ class _Feed:
         self.entries = [
             self._item(k, start - timedelta(hours=k * rng.uniform(2, 30))) for k in range(count)
         ]
+        self.updated = self.entries[0].published
+
+    def publish(self, rng: random.Random, extra: int) -> None:
+        """``extra`` new entries on top, an hour apart, with their own random stream
+        (so that the older entries stay what they were)."""
+        main, self.rng = self.rng, rng
+        base = len(self.entries)
+        new = [self._item(base + j, self.updated + timedelta(hours=j + 1)) for j in range(extra)]
+        self.rng = main
+        self.entries[:0] = reversed(new)
         self.updated = self.entries[0].published
 
     def _item(self, k: int, published: datetime) -> _Item:

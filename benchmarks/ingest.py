@@ -171,6 +171,11 @@ def run_naive(job: dict) -> dict:
 
 def phase_main(phase: str, job_path: str) -> None:
     job = json.loads(Path(job_path).read_text())
+    if phase in ("ours", "reader", "newsboat", "floor"):  # --compare's sides
+        from _compare import PHASES
+
+        PHASES[phase](job)
+        return
     result = run_naive(job) if phase == "naive" else run_ours(job, phase)
     print(json.dumps(result))
 
@@ -350,7 +355,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=HOSTS, help="loopback addresses (16)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive reference")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--phase", choices=("cold", "warm", "naive"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="ours vs lemon24/reader vs newsboat: cold, warm, churn (see _compare.py)",
+    )
+    parser.add_argument("--ticks", type=int, default=3, help="churn ticks with --compare (3)")
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="with --compare: pip install reader into benchmarks/out/reader-venv and "
+        "apt-get install newsboat (as root) when missing",
+    )
+    parser.add_argument(
+        "--phase",
+        choices=("cold", "warm", "naive", "ours", "reader", "newsboat", "floor"),
+        help=argparse.SUPPRESS,
+    )
     parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:  # one measured run, in its own process (see run_phase)
@@ -384,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": os.getloadavg()[0],
     }
     servers, urls, meta["addresses"] = start_servers(docs, args.hosts)
+    if args.compare:
+        return run_compare(args, meta, docs, servers, urls)
     del docs
     runs: dict[str, dict] = {}
     try:
@@ -408,6 +431,31 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"meta": meta, "runs": runs, "targets": targets}, indent=2) + "\n"
         )
     return 0 if all(t["result"] != "FAIL" for t in targets) else 1
+
+
+def run_compare(args: argparse.Namespace, meta: dict, docs: list, servers: list, urls: list) -> int:
+    from _compare import compare, passed, report
+
+    meta["ticks"] = args.ticks
+    try:
+        with tempfile.TemporaryDirectory(prefix="ingest-compare-") as tmp:
+            res = compare(
+                docs,
+                servers,
+                urls,
+                Path(tmp),
+                seed=args.seed,
+                ticks=args.ticks,
+                install=args.install,
+            )
+    finally:
+        for server in servers:
+            server.stop()
+    meta["load_after"] = os.getloadavg()[0]
+    print(report(res, meta))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"meta": meta, **res}, indent=2) + "\n")
+    return 0 if passed(res) else 1
 
 
 if __name__ == "__main__":
