@@ -118,3 +118,20 @@ class FetchError(FeedError):
 
 class ParseError(FeedError):
     """The body was fetched but is not a feed we can read."""
+
+
+# --- discovery ---------------------------------------------------------------------
+
+
+class DiscoveryError(AggregatorError):
+    """An address a person pasted (site, feed, handle, profile) gave no usable feed.
+
+    ``address`` is what was typed (stripped); ``code`` is a short stable identifier
+    (see ``discover.ERROR_CODES``) that the dashboard turns into a sentence in the
+    reader's language; ``str(err)`` is a plain English explanation.
+    """
+
+    def __init__(self, address: str, code: str, message: str) -> None:
+        self.address = address
+        self.code = code
+        super().__init__(message)

@@ -23,7 +23,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urljoin
@@ -113,6 +113,7 @@ class Fetcher:
         user_agent: str = USER_AGENT,
         allowed_networks: Iterable[str] = (),
         ca_bundle: str | None = None,
+        resolve: Callable[[str, int], tuple[str, int]] | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_size = max_size
@@ -125,6 +126,10 @@ class Fetcher:
             ipaddress.ip_network(n, strict=False) for n in allowed_networks
         )
         self.ca_bundle = ca_bundle  # a PEM file used instead of certifi's CAs (private CA)
+        # A name-lookup hook, (host, port) -> (host or IP, port), used by tests to serve
+        # real host names (mastodon.social, www.youtube.com...) from 127.0.0.1 without
+        # editing /etc/hosts. The address it leads to is still checked by the guard.
+        self.resolve = resolve
         self._lock = threading.Lock()
         self._sessions: dict[threading.Thread, requests.Session] = {}
         self._local = threading.local()
@@ -189,7 +194,9 @@ class Fetcher:
             raise ValueError("now must be timezone-aware")
         started = time.monotonic()
         deadline = _Deadline(self.timeout, self._watchdog)
-        _local.context = _Context(deadline, self.allow_private_networks, self.allowed_networks)
+        _local.context = _Context(
+            deadline, self.allow_private_networks, self.allowed_networks, self.resolve
+        )
         try:
             result = self._fetch(url, etag, last_modified, now, deadline)
             if deadline.finish():

@@ -16,6 +16,7 @@ import ipaddress
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,6 +84,8 @@ class _Context:
     deadline: _Deadline
     allow_private: bool
     allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    # Fetcher(resolve=...): (host, port) -> (host or IP to look up, port to connect to)
+    resolve: Callable[[str, int], tuple[str, int]] | None = None
 
     def problem(self, ip: Address) -> str | None:
         if self.allow_private:
@@ -109,9 +112,13 @@ class _HTTPConnection(HTTPConnection):
 
     def _new_conn(self) -> socket.socket:
         ctx = _context()
-        host = self._dns_host.strip("[]")
+        host, port = self._dns_host.strip("[]"), self.port
         try:
-            infos = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+            if ctx is not None and ctx.resolve is not None:
+                # Only the lookup is redirected: TLS still checks the certificate against
+                # the URL's host name, and the address found is checked below like any.
+                host, port = ctx.resolve(host, port)
+            infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
         except socket.gaierror as e:
             raise NameResolutionError(self.host, self, e) from e
         blocked: _BlockedAddress | None = None
