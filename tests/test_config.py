@@ -553,8 +553,8 @@ def test_add_feed_to_a_new_tab_and_remove_it(feeds_file: Path) -> None:
     assert feeds_file.read_text("utf-8").endswith(
         "\n\n  - name: Radio\n    feeds:\n      - https://radio.example.org/rss\n"
     )
-    config = remove_feed(feeds_file, "HTTPS://radio.example.ORG:443/rss")
-    assert config.feed("https://radio.example.org/rss") is None
+    remove_feed(feeds_file, "HTTPS://radio.example.ORG:443/rss")
+    assert load_config(feeds_file).feed("https://radio.example.org/rss") is None
     assert _comments(feeds_file.read_text("utf-8")) == _comments(before)
 
 

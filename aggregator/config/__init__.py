@@ -13,7 +13,21 @@ Layout: ``values`` parses single values (durations, sizes, URLs, addresses),
 """
 
 from .contacts import ContactSource, load_contacts, parse_contacts
-from .edit import add_feed, remove_feed, save_contact
+from .edit import (
+    AlreadyFollowed,
+    RemovedFeed,
+    add_feed,
+    add_tab,
+    delete_tab,
+    move_feed,
+    remove_feed,
+    rename_feed,
+    rename_tab,
+    reorder_tabs,
+    restore_feed,
+    save_contact,
+    set_feed_refresh,
+)
 from .feeds import ConfigSource, load_config, parse_config, summarize
 from .values import (
     check_feed_url,
@@ -27,15 +41,20 @@ from .values import (
 from .yamlfile import YamlSource
 
 __all__ = [
+    "AlreadyFollowed",
     "ConfigSource",
     "ContactSource",
     "YamlSource",
+    "RemovedFeed",
     "add_feed",
+    "add_tab",
     "check_feed_url",
+    "delete_tab",
     "format_duration",
     "format_size",
     "load_config",
     "load_contacts",
+    "move_feed",
     "normalize_url",
     "parse_config",
     "parse_contacts",
@@ -43,6 +62,11 @@ __all__ = [
     "parse_rate_limit",
     "parse_size",
     "remove_feed",
+    "rename_feed",
+    "rename_tab",
+    "reorder_tabs",
+    "restore_feed",
     "save_contact",
+    "set_feed_refresh",
     "summarize",
 ]

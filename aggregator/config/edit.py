@@ -1,10 +1,22 @@
-"""Round-trip edits of feeds.yaml and contacts.yaml, for the dashboard.
+"""Round-trip edits of feeds.yaml and contacts.yaml, for the dashboard and the CLI.
 
 Each edit reads the file in ruamel's round-trip mode (comments, order, quotes and
 indentation kept), changes one thing, re-validates the new text with the same
 loader as a hand edit, and only then replaces the file atomically. An edit that
 would make the file invalid raises ConfigError and leaves the file untouched; so does
 an edit of a file that is already invalid (fix it by hand first).
+
+Edits are *semantic* (add this URL to that tab, rename the tab called X): the change
+is a function of what the file says, applied to what it says now. That is what makes
+them safe against each other and against a hand edit:
+
+- one edit at a time, across threads *and* processes (a dashboard with several
+  workers, ``aggregator add`` in a terminal): an exclusive ``flock`` on the file's
+  folder is held from the read to the rename, so no edit works on a stale copy;
+- an editor does not take our lock, so just before the rename the file is read
+  again: if it is not byte for byte what the edit started from, the new text is
+  thrown away, the file re-read and the change applied again to the person's
+  version (a few times at most), never written over it.
 
 ruamel attaches a comment line to the element *before* it, so inserting after the
 last element or deleting an element would move or drop the comments around it. The
@@ -14,9 +26,18 @@ a comment in the ``.ca`` attribute of the collection holding the preceding node)
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import errno
+import fcntl
 import io
+import json
+import logging
+import os
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,87 +47,630 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.tokens import CommentToken
 
-from aggregator.errors import NotFound
+from aggregator.errors import ConfigError, ConfigProblem, NotFound
 from aggregator.models import Config, Contact
 
 from . import values
 from .contacts import parse_contacts
-from .feeds import parse_config
+from .feeds import REFRESH_RANGE, parse_config
 from .yamlfile import Problems, atomic_write, compose, decode, fail
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# One writer at a time in this process: two dashboard requests must not both read
-# the old file and each write their own change over the other's.
+# One writer at a time in this process (the folder lock below also serialises
+# threads, since each takes it through its own file descriptor; this one is cheap).
 _write_lock = threading.Lock()
 
+# How many times an edit is re-applied to a file that an editor keeps changing
+# between our read and our rename, and how long an edit waits for another one.
+MAX_ATTEMPTS = 5
+LOCK_TIMEOUT = 10.0
 
-def add_feed(path: str | Path, tab: str, url: str, title: str | None = None) -> Config:
-    """Append a feed to ``tab`` (created at the end if missing). Returns the new Config."""
-    return add_feeds(path, [(tab, url, title)])
+
+class AlreadyFollowed(ConfigError):
+    """The feed asked for is already in feeds.yaml (``tab`` says where)."""
+
+    def __init__(self, problems: list[ConfigProblem], url: str, tab: str) -> None:
+        self.url = url
+        self.tab = tab
+        super().__init__(problems)
 
 
-def add_feeds(path: str | Path, items: Iterable[tuple[str, str, str | None]]) -> Config:
+@dataclass(frozen=True)
+class RemovedFeed:
+    """What ``restore_feed`` needs to put an unsubscribed feed back where it was.
+
+    Plain values only, so that it pickles and goes through JSON (``to_json`` /
+    ``from_json``): the dashboard keeps it for « Annuler ». ``refresh`` is the text
+    that was written (``15m``); ``comment`` the feed's end-of-line comment.
+    """
+
+    url: str
+    tab: str
+    tab_index: int
+    index: int
+    title: str | None = None
+    refresh: str | None = None
+    comment: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RemovedFeed:
+        """The inverse of ``to_json``; ValueError for anything else."""
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            raise ValueError(f"not a removed feed: {e}") from None
+        if not isinstance(raw, dict) or set(raw) != {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError("not a removed feed")
+        for name in ("url", "tab"):
+            if not isinstance(raw[name], str) or not raw[name].strip():
+                raise ValueError(f"not a removed feed: bad {name}")
+        for name in ("tab_index", "index"):
+            if type(raw[name]) is not int or raw[name] < 0:
+                raise ValueError(f"not a removed feed: bad {name}")
+        for name in ("title", "refresh", "comment"):
+            if raw[name] is not None and not isinstance(raw[name], str):
+                raise ValueError(f"not a removed feed: bad {name}")
+        return cls(**raw)
+
+
+# --- feeds -------------------------------------------------------------------------
+
+
+def add_feed(
+    path: str | Path,
+    tab: str,
+    url: str,
+    title: str | None = None,
+    *,
+    refresh: str | None = None,
+    create_tab: bool = True,
+) -> Config:
+    """Append a feed to ``tab`` (created at the end if missing, unless ``create_tab``
+    is false: NotFound). AlreadyFollowed if the URL is in the file. Returns the new Config."""
+    return add_feeds(path, [(tab, url, title)], refresh=refresh, create_tab=create_tab)
+
+
+def add_feeds(
+    path: str | Path,
+    items: Iterable[tuple[str, str, str | None]],
+    *,
+    refresh: str | None = None,
+    create_tab: bool = True,
+    skip_followed: bool = False,
+) -> Config:
     """Append several ``(tab, url, title)`` feeds in one validated atomic write.
 
     Same rules as ``add_feed`` for each item, in order (an OPML import of 500 feeds is
-    one read, one validation and one rename instead of 500). All or nothing: if the
-    result is invalid (e.g. a URL already in the file) nothing is written.
+    one read, one validation and one rename instead of 500). All or nothing: if one
+    is already followed (AlreadyFollowed) or the result is invalid, nothing is
+    written; with ``skip_followed`` the ones already followed are left out instead.
     """
+    file = str(path)
+    refresh = _checked_refresh(file, refresh)
     cleaned = []
     for tab, url, title in items:
-        title = title.strip() if title else None
-        cleaned.append((tab.strip(), url.strip(), title or None))
+        cleaned.append((_checked_tab_name(file, tab), url.strip(), _clean(title)))
 
     def change(data: Any) -> Any:
         if data is None:
             data = CommentedMap()
         for tab, url, title in cleaned:
-            _add_one(data, tab, url, title)
+            found = _locate(data, url)
+            if found is not None:
+                if skip_followed:
+                    continue
+                raise _already(file, data, url, found)
+            item: Any = url
+            if title or refresh:
+                item = CommentedMap([("url", url)])
+                if title:
+                    item["title"] = title
+                if refresh:
+                    item["refresh"] = refresh
+            _insert_feed(data, tab, item, create_tab=create_tab, file=file)
         return data
 
     return _edit(path, parse_config, change)
 
 
-def _add_one(data: CommentedMap, tab: str, url: str, title: str | None) -> None:
-    item: Any = url
-    if title:
-        item = CommentedMap([("url", url), ("title", title)])
-    # Nested on purpose: each level keeps the comment lines that follow it.
+def rename_feed(path: str | Path, url: str, title: str | None) -> Config:
+    """Set the feed's title; None or blank removes the ``title:`` key (the feed's own
+    title is shown again). NotFound if the URL is not in the file."""
+    return _set_feed_key(path, url, "title", _clean(title))
+
+
+def set_feed_refresh(path: str | Path, url: str, refresh: str | None) -> Config:
+    """Set how often the feed is polled (``15m``, ``2h``...), checked like the loader
+    does; None or blank removes the key (the ``settings:`` refresh applies)."""
+    return _set_feed_key(path, url, "refresh", _checked_refresh(str(path), refresh))
+
+
+def move_feed(path: str | Path, url: str, tab: str, *, create_tab: bool = True) -> Config:
+    """Move the feed to the end of ``tab`` (created if missing, unless ``create_tab``
+    is false: NotFound). Its title, refresh and comments go with it."""
+    file = str(path)
+    tab = _checked_tab_name(file, tab)
+
+    def change(data: Any) -> Any:
+        found = _locate(data, url)
+        if found is None:
+            raise NotFound(f"no feed {url!r} in {path}")
+        tab_index, _, _ = found
+        if _same_name(_tabs(data)[tab_index], tab):
+            return data
+        if not create_tab and _tab_index(data, tab) is None:
+            raise NotFound(f"no tab {tab!r} in {path}")
+        item, eol = _take(data, found)
+        _insert_feed(data, tab, item, eol=eol, file=file)
+        return data
+
+    return _edit(path, parse_config, change)
+
+
+def remove_feed(path: str | Path, url: str) -> RemovedFeed:
+    """Remove the feed with this URL (compared after normalisation). NotFound if absent.
+
+    Returns what ``restore_feed`` needs to undo it."""
+    removed: list[RemovedFeed] = []
+
+    def change(data: Any) -> Any:
+        removed.clear()
+        found = _locate(data, url)
+        if found is None:
+            raise NotFound(f"no feed {url!r} in {path}")
+        tab_index, _, index = found
+        tab = _tabs(data)[tab_index]
+        item, eol = _take(data, found)
+        fields = item if isinstance(item, CommentedMap) else {"url": item}
+        removed.append(
+            RemovedFeed(
+                url=str(fields["url"]).strip(),
+                tab=str(tab.get("name")).strip(),
+                tab_index=tab_index,
+                index=index,
+                title=_text(fields.get("title")),
+                refresh=_text(fields.get("refresh")),
+                comment=eol,
+            )
+        )
+        return data
+
+    _edit(path, parse_config, change)
+    return removed[0]
+
+
+def restore_feed(path: str | Path, removed: RemovedFeed) -> Config:
+    """Undo ``remove_feed``: the feed goes back to its tab and place (the tab is
+    recreated at its place if it was deleted since), with its title and refresh.
+    AlreadyFollowed if it was added again meanwhile."""
+    file = str(path)
+    refresh = _checked_refresh(file, removed.refresh)
+    tab = _checked_tab_name(file, removed.tab)
+    title = _clean(removed.title)
+    comment = removed.comment if removed.comment and removed.comment.startswith("#") else None
+    if comment and ("\n" in comment or "\r" in comment):
+        comment = None
+
+    def change(data: Any) -> Any:
+        if data is None:
+            data = CommentedMap()
+        found = _locate(data, removed.url)
+        if found is not None:
+            raise _already(file, data, removed.url, found)
+        item: Any = removed.url
+        if title or refresh:
+            item = CommentedMap([("url", removed.url)])
+            if title:
+                item["title"] = title
+            if refresh:
+                item["refresh"] = refresh
+        _insert_feed(
+            data,
+            tab,
+            item,
+            eol=comment,
+            index=removed.index,
+            tab_index=removed.tab_index,
+            file=file,
+        )
+        return data
+
+    return _edit(path, parse_config, change)
+
+
+# --- tabs --------------------------------------------------------------------------
+
+
+def add_tab(path: str | Path, name: str) -> Config:
+    """Append an empty tab (written ``feeds: []``). ConfigError if the name is taken."""
+    file = str(path)
+    name = _checked_tab_name(file, name)
+
+    def change(data: Any) -> Any:
+        if data is None:
+            data = CommentedMap()
+        _new_tab(data, name, file=file)
+        return data
+
+    return _edit(path, parse_config, change)
+
+
+def rename_tab(path: str | Path, old: str, new: str) -> Config:
+    """Rename a tab, keeping its place, feeds and comments. NotFound if ``old`` is
+    not a tab, ConfigError if ``new`` is another tab's name."""
+    file = str(path)
+    new = _checked_tab_name(file, new)
+
+    def change(data: Any) -> Any:
+        index = _tab_index(data, old)
+        if index is None:
+            raise NotFound(f"no tab {old!r} in {path}")
+        other = _tab_index(data, new)
+        if other is not None and other != index:
+            raise _tab_taken(file, data, other, new)
+        tab = _tabs(data)[index]
+        if str(tab.get("name")) != new:
+            tab["name"] = new
+        return data
+
+    return _edit(path, parse_config, change)
+
+
+def reorder_tabs(path: str | Path, names: list[str]) -> Config:
+    """Put the tabs in this order. ``names`` must name every tab once (case-insensitive);
+    otherwise ConfigError (someone added or removed a tab meanwhile: reload).
+
+    The comment lines above a tab move with it; the ones above the first tab and
+    after the last one stay at the top and the bottom of the list.
+    """
+    file = str(path)
+
+    def change(data: Any) -> Any:
+        tabs = _tabs(data)
+        order: list[int] = []
+        for name in names:
+            index = _tab_index(data, name)
+            if index is None or index in order:
+                raise fail(file, f"the tabs changed meanwhile ({name!r}); reload and try again")
+            order.append(index)
+        if len(order) != len(tabs):
+            raise fail(file, "the tabs changed meanwhile; reload and try again")
+        if order == sorted(order):
+            return data
+        _reorder(data, order)
+        return data
+
+    return _edit(path, parse_config, change)
+
+
+def delete_tab(
+    path: str | Path, name: str, *, move_feeds_to: str | None = None, drop_feeds: bool = False
+) -> Config:
+    """Delete a tab. If it holds feeds, say where they go: ``move_feeds_to`` another
+    tab (created if missing; appended there in their order) or ``drop_feeds=True``
+    (unsubscribed); otherwise ConfigError and nothing is written."""
+    file = str(path)
+    target = None if move_feeds_to is None else _checked_tab_name(file, move_feeds_to)
+
+    def change(data: Any) -> Any:
+        index = _tab_index(data, name)
+        if index is None:
+            raise NotFound(f"no tab {name!r} in {path}")
+        tab = _tabs(data)[index]
+        feeds = tab.get("feeds")
+        count = len(feeds) if isinstance(feeds, CommentedSeq) else 0
+        if target is not None and _same_name(tab, target):
+            raise fail(file, f"cannot move the feeds of the tab {name!r} into itself")
+        if count and target is not None:
+            while tab.get("feeds"):
+                item, eol = _take(data, (index, tab, 0))
+                _insert_feed(data, target, item, eol=eol, file=file)
+                index = _tab_index(data, name)  # a new tab is appended: ours stays put
+                assert index is not None
+        elif count and not drop_feeds:
+            line, col = _position(_tabs(data), index)
+            raise fail(
+                file,
+                f"the tab {name!r} holds {count} feed{'s' if count != 1 else ''}:"
+                " say which tab they go to, or that they are unsubscribed",
+                line,
+                col,
+            )
+        _drop_inner_comments(_tabs(data), index)
+        _delete(data, "tabs", index)
+        return data
+
+    return _edit(path, parse_config, change)
+
+
+def _drop_inner_comments(tabs: CommentedSeq, index: int) -> None:
+    """The comment lines after a tab's last line that are indented inside it were
+    about its feeds: they go with the tab. The ones at the tabs' level are about
+    the next tab and stay."""
+    _, col = _position(tabs, index)  # where "name:" starts, after "- "
+    if col <= 1:
+        return
+    slot = _element_tail(tabs, index)
+    _, kept = _split_inner(_detach_following(slot), col - 1)
+    _attach_following(slot, kept)
+
+
+# --- finding things in the round-trip data -----------------------------------------
+
+
+def _tabs(data: Any) -> CommentedSeq:
+    tabs = data.get("tabs") if isinstance(data, CommentedMap) else None
+    return tabs if isinstance(tabs, CommentedSeq) else CommentedSeq()
+
+
+def _tab_index(data: Any, name: str) -> int | None:
+    return next((i for i, t in enumerate(_tabs(data)) if _same_name(t, name)), None)
+
+
+def _feed_url(item: Any) -> str | None:
+    url = item.get("url") if isinstance(item, CommentedMap) else item
+    return url if isinstance(url, str) else None
+
+
+Found = tuple[int, CommentedMap, int]  # (tab index, tab, index in its feeds)
+
+
+def _locate(data: Any, url: str) -> Found | None:
+    wanted = values.normalize_url(url)
+    for tab_index, tab in enumerate(_tabs(data)):
+        feeds = tab.get("feeds") if isinstance(tab, CommentedMap) else None
+        if not isinstance(feeds, CommentedSeq):
+            continue
+        for index, item in enumerate(feeds):
+            item_url = _feed_url(item)
+            if item_url is not None and values.normalize_url(item_url) == wanted:
+                return tab_index, tab, index
+    return None
+
+
+def _position(seq: CommentedSeq, index: int) -> tuple[int, int]:
+    """1-based line and column of ``seq[index]`` as read from the file."""
+    try:
+        line, col = seq.lc.item(index)
+    except (KeyError, TypeError, AttributeError):
+        return 1, 1
+    return line + 1, col + 1
+
+
+def _already(file: str, data: Any, url: str, found: Found) -> AlreadyFollowed:
+    tab_index, tab, index = found
+    name = str(tab.get("name")).strip()
+    line, col = _position(tab["feeds"], index)
+    message = (
+        f"the feed '{url.strip()}' is already followed in the tab '{name}' (line {line});"
+        " it would be listed twice"
+    )
+    return AlreadyFollowed([ConfigProblem(file, line, col, message)], url.strip(), name)
+
+
+def _tab_taken(file: str, data: Any, index: int, name: str) -> ConfigError:
+    line, col = _position(_tabs(data), index)
+    return fail(file, f"there is already a tab named '{name}' (line {line})", line, col)
+
+
+def _clean(text: str | None) -> str | None:
+    return (text.strip() or None) if text else None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else (str(value).strip() or None)
+
+
+def _checked_tab_name(file: str, name: str) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        raise fail(file, "the tab name is empty")
+    if "\n" in name or "\r" in name:
+        raise fail(file, "name: must fit on one line")
+    return name
+
+
+def _checked_refresh(file: str, refresh: str | None) -> str | None:
+    refresh = _clean(refresh)
+    if refresh is None:
+        return None
+    try:
+        values.check_duration_range(values.parse_duration(refresh), *REFRESH_RANGE, refresh)
+    except ValueError as e:
+        raise fail(file, f"refresh: {e}") from None
+    return refresh
+
+
+# --- changing the round-trip data --------------------------------------------------
+
+
+def _set_feed_key(path: str | Path, url: str, key: str, value: str | None) -> Config:
+    def change(data: Any) -> Any:
+        found = _locate(data, url)
+        if found is None:
+            raise NotFound(f"no feed {url!r} in {path}")
+        _, tab, index = found
+        feeds = tab["feeds"]
+        item = feeds[index]
+        if not isinstance(item, CommentedMap):
+            if value is None:
+                return data
+            item = _as_mapping(feeds, index)
+        if value is None:
+            if key in item:
+                _delete_key(item, key)
+        elif key in item:
+            if _text(item[key]) != value:
+                item[key] = value
+        else:
+            with _keeping_tail(item):
+                item[key] = value
+        return data
+
+    return _edit(path, parse_config, change)
+
+
+def _as_mapping(feeds: CommentedSeq, index: int) -> CommentedMap:
+    """Turn the plain ``- URL`` item into ``- url: URL``, comments kept."""
+    token = _get((feeds, index, 0))
+    if token is not None:
+        _set((feeds, index, 0), None)
+    item = CommentedMap([("url", feeds[index])])
+    feeds[index] = item
+    if token is not None:
+        _set((item, "url", 2), token)
+    return item
+
+
+def _delete_key(item: CommentedMap, key: str) -> None:
+    """Delete one key of a block mapping; the comment lines after it stay in place."""
+    keys = list(item)
+    position = keys.index(key)
+    following = _detach_following(_element_tail(item, key))
+    del item[key]
+    if position > 0:
+        _attach_following(_element_tail(item, keys[position - 1]), following)
+    elif item:
+        _attach_following(_element_tail(item, next(iter(item))), following)
+
+
+def _take(data: Any, found: Found) -> tuple[Any, str | None]:
+    """Remove a feed from its tab; returns the item and its end-of-line comment when
+    the item is a plain URL (a mapping carries its own comments)."""
+    _, tab, index = found
+    feeds = tab["feeds"]
+    item = feeds[index]
+    eol = None
+    if not isinstance(item, CommentedMap):
+        token = _get((feeds, index, 0))
+        if token is not None and token.value.startswith("#"):
+            eol = token.value.partition("\n")[0].rstrip()
+    _delete(tab, "feeds", index)
+    return item, eol
+
+
+def _new_tab(data: CommentedMap, name: str, *, file: str, index: int | None = None) -> CommentedMap:
+    existing = _tab_index(data, name)
+    if existing is not None:
+        raise _tab_taken(file, data, existing, name)
+    empty = CommentedSeq()
+    empty.fa.set_flow_style()  # "feeds: []": no feed here on purpose (see says_no_feeds)
+    tab = CommentedMap([("name", name), ("feeds", empty)])
     with _keeping_tail(data):
         tabs = data.get("tabs")
         if not isinstance(tabs, CommentedSeq):
             data["tabs"] = tabs = CommentedSeq()
-        target = next((t for t in tabs if _same_name(t, tab)), None)
-        if target is None:
-            _append(tabs, CommentedMap([("name", tab), ("feeds", CommentedSeq([item]))]))
-            return
-        with _keeping_tail(tabs), _keeping_tail(target):
-            feeds = target.get("feeds")
-            if not isinstance(feeds, CommentedSeq):
-                target["feeds"] = feeds = CommentedSeq()
-            if not feeds:  # "feeds: []" becomes a block list; a written flow list stays
-                feeds.fa.set_block_style()
+        if index is None or index >= len(tabs):
+            _append(tabs, tab)
+        else:
+            _insert_at(data, "tabs", index, tab)
+    return tab
+
+
+def _insert_feed(
+    data: CommentedMap,
+    tab_name: str,
+    item: Any,
+    *,
+    file: str,
+    eol: str | None = None,
+    index: int | None = None,
+    tab_index: int | None = None,
+    create_tab: bool = True,
+) -> None:
+    """Put a feed item in a tab, at ``index`` or at the end; the tab is created (at
+    ``tab_index`` or at the end) if missing."""
+    position = _tab_index(data, tab_name)
+    if position is None:
+        if not create_tab:
+            raise NotFound(f"no tab {tab_name!r} in {file}")
+        _new_tab(data, tab_name, file=file, index=tab_index)
+        position = _tab_index(data, tab_name)
+        assert position is not None
+    tabs = _tabs(data)
+    target = tabs[position]
+    # Nested on purpose: each level keeps the comment lines that follow it.
+    with _keeping_tail(data), _keeping_tail(tabs), _keeping_tail(target):
+        feeds = target.get("feeds")
+        if not isinstance(feeds, CommentedSeq):
+            target["feeds"] = feeds = CommentedSeq()
+        if not feeds:  # "feeds: []" becomes a block list; a written flow list stays
+            feeds.fa.set_block_style()
+        if index is None or index >= len(feeds):
+            index = len(feeds)
             feeds.append(item)
+        else:
+            _insert_at(target, "feeds", index, item)
+    if eol and not isinstance(item, CommentedMap) and not feeds.fa.flow_style():
+        token = _get((feeds, index, 0))
+        if token is None:
+            _set((feeds, index, 0), CommentToken(eol + "\n", CommentMark(0)))
+        elif not token.value.startswith("#"):
+            token.value = eol + token.value
 
 
-def remove_feed(path: str | Path, url: str) -> Config:
-    """Remove the feed with this URL (compared after normalisation). NotFound if absent."""
-    wanted = values.normalize_url(url)
+def _insert_at(parent: CommentedMap, key: str, index: int, item: Any) -> None:
+    """Insert before ``parent[key][index]``; the comment lines above that element
+    stay right above it (they are about it), below the new one. Lines above the
+    first element stay at the top of the list."""
+    seq = parent[key]
+    following = _detach_following(_element_tail(seq, index - 1)) if index > 0 else ""
+    seq.insert(index, item)
+    _attach_following(_element_tail(seq, index), following)
 
-    def change(data: Any) -> Any:
-        for tab in (data or {}).get("tabs") or ():
-            feeds = tab.get("feeds") if isinstance(tab, CommentedMap) else None
-            if not isinstance(feeds, CommentedSeq):
-                continue
-            for index, item in enumerate(feeds):
-                item_url = item.get("url") if isinstance(item, CommentedMap) else item
-                if isinstance(item_url, str) and values.normalize_url(item_url) == wanted:
-                    _delete(tab, "feeds", index)
-                    return data
-        raise NotFound(f"no feed {url!r} in {path}")
 
-    return _edit(path, parse_config, change)
+def _reorder(data: CommentedMap, order: list[int]) -> None:
+    """Put ``data['tabs']`` in ``order`` (old indexes), each tab's comment lines with it.
+
+    ruamel keeps the lines after a tab's last line on that line: the ones indented
+    inside the tab are about it, the ones at the tabs' level are about the next tab
+    (or, after the last tab, the end of the file)."""
+    tabs = _tabs(data)
+    count = len(tabs)
+    _, col = _position(tabs, 0)
+    inner, outer = [], []
+    for i in range(count):
+        mine, after = _split_inner(_detach_following(_element_tail(tabs, i)), col - 1)
+        inner.append(mine)
+        outer.append(after)
+    above = [""] + outer[:-1]
+    end = outer[-1]
+    items = [tabs[i] for i in order]
+    # ruamel keys comments of list items by index: clear them, reattach below. After
+    # a flow value (``feeds: []``) it keeps the next lines before the next item.
+    before = [(tabs.ca.items.pop(i, None) or [None, None])[1] for i in range(count)]
+    tabs[:] = items
+    for place, old in enumerate(order):
+        if before[old]:
+            tabs.ca.items[place] = [None, before[old], None, None]
+        after = above[order[place + 1]] if place + 1 < count else end
+        _attach_following(_element_tail(tabs, place), inner[old] + after)
+    if order[0] != 0 and above[order[0]]:
+        # Moved to the top: its lines go under the ones above the whole list.
+        entry = data.ca.items.setdefault("tabs", [None, None, None, None])
+        while len(entry) < 4:
+            entry.append(None)
+        head = entry[3] or []
+        head.append(CommentToken(above[order[0]], CommentMark(0)))
+        entry[3] = head
+
+
+def _split_inner(following: str, col: int) -> tuple[str, str]:
+    """(the first comment lines indented at least ``col - 1``, the rest)."""
+    lines = following.splitlines(keepends=True)
+    cut = 0
+    while cut < len(lines):
+        line = lines[cut]
+        if not line.strip() or len(line) - len(line.lstrip(" ")) < col - 1:
+            break
+        cut += 1
+    return "".join(lines[:cut]), "".join(lines[cut:])
 
 
 def save_contact(
@@ -179,6 +743,10 @@ def _same_name(tab: Any, name: str) -> bool:
 # --- read, change, validate, write -------------------------------------------------
 
 
+class _Changed(Exception):
+    """The file on disk is not the one the edit started from."""
+
+
 def _edit(
     path: str | Path,
     validate: Callable[[str, str], T],
@@ -188,22 +756,77 @@ def _edit(
 ) -> T:
     path = Path(path)
     file = str(path)
-    with _write_lock:
-        try:
-            text = decode(path.read_bytes(), file)
-        except FileNotFoundError:
-            text = ""
-        validate(text, file)  # refuse to edit a file that is already invalid
-        yaml = _round_trip(compose(text, Problems(file)), flat=flat)
-        data = change(yaml.load(text))
-        out = io.StringIO()
-        yaml.dump(data, out)
-        new_text = out.getvalue()
-        if "\r\n" in text:  # ruamel writes "\n"; keep a Windows file's line endings
-            new_text = new_text.replace("\r\n", "\n").replace("\n", "\r\n")
-        result = validate(new_text, file)
-        atomic_write(path, new_text)
-        return result
+    with _write_lock, _folder_lock(path.parent, file):
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                data: bytes | None = path.read_bytes()
+            except FileNotFoundError:
+                data = None
+            except OSError as e:
+                raise fail(file, f"cannot read this file: {e.strerror}") from e
+            text = "" if data is None else decode(data, file)
+            validate(text, file)  # refuse to edit a file that is already invalid
+            yaml = _round_trip(compose(text, Problems(file)), flat=flat)
+            new = change(yaml.load(text))
+            out = io.StringIO()
+            yaml.dump(new, out)
+            new_text = out.getvalue()
+            if "\r\n" in text:  # ruamel writes "\n"; keep a Windows file's line endings
+                new_text = new_text.replace("\r\n", "\n").replace("\n", "\r\n")
+            result = validate(new_text, file)
+            if data is not None and new_text == text:
+                return result  # nothing to change (moved to the tab it is in...)
+
+            def unchanged(data: bytes | None = data) -> None:
+                # An editor does not take our lock: look again, as late as possible.
+                try:
+                    now = path.read_bytes()
+                except FileNotFoundError:
+                    now = None
+                if now != data:
+                    raise _Changed
+
+            try:
+                atomic_write(path, new_text, before_replace=unchanged)
+            except _Changed:
+                log.info("%s changed while being edited; applying the change again", file)
+                continue
+            return result
+    raise fail(
+        file,
+        f"this file was changed {MAX_ATTEMPTS} times while being edited; nothing was"
+        " written, try again",
+    )
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, file: str) -> Iterator[None]:
+    """An exclusive lock on the folder of the file, across processes.
+
+    On the folder rather than on a lock file: nothing is left beside the person's
+    files, and the file itself cannot be locked since every edit replaces it (a lock
+    on the old inode would not stop the next edit). flock locks belong to an open file
+    description, so two threads with their own descriptors exclude each other too.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                if time.monotonic() > deadline:
+                    raise fail(
+                        file, "another edit of this file is taking too long; try again"
+                    ) from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _round_trip(root: Node | None, *, flat: bool = False) -> YAML:

@@ -316,11 +316,16 @@ def text_or_none(node: Node) -> str | None:
 # --- writing -----------------------------------------------------------------------
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(
+    path: Path, text: str, *, before_replace: Callable[[], None] | None = None
+) -> None:
     """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
 
     Temp file in the same folder (os.replace is atomic only within one file system),
     fsync before the rename, then fsync the folder so the rename itself is durable.
+    ``before_replace`` runs once the new content is safely on disk, as late as possible
+    before the rename; an exception from it cancels the write (``edit`` checks there
+    that nobody changed the file since it was read).
     """
     path = Path(path)
     folder = path.parent
@@ -336,6 +341,8 @@ def atomic_write(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        if before_replace is not None:
+            before_replace()
         # Before the rename, so that no reader can see the new file as someone else's.
         _remember_write(path, text.encode("utf-8"))
         os.replace(tmp, path)
