@@ -270,6 +270,9 @@ def test_sync_feeds_new_removed_readded(storage):
     assert [f.url for f in feeds] == [A, B, C]
     assert feeds[1].title is None and feeds[1].refresh == timedelta(minutes=10)
     assert [f.url for f in storage.due_feeds(now=NOW)] == [A, B, C]  # new: due at once
+    # Something worth keeping, so that B stays (inactive) once removed.
+    storage.upsert_entries(B, [entry(B, "b0")], now=NOW)
+    storage.set_starred(storage.entries(feed_url=B)[0][0].id)
 
     later = NOW + timedelta(days=1)
     storage.sync_feeds([FeedConfig(A, "News"), FeedConfig(C, "Tech")], now=later)
@@ -285,7 +288,8 @@ def test_sync_feeds_new_removed_readded(storage):
     storage.sync_feeds([FeedConfig(A, "News"), FeedConfig(B, "Other", "Bee")], now=later)
     again = storage.feed(B)
     assert again.active and again.tab == "Other" and again.title == "Bee"
-    assert not storage.feed(C).active
+    with pytest.raises(errors.NotFound):
+        storage.feed(C)  # removed with nothing worth keeping: forgotten at once
     with pytest.raises(errors.NotFound):
         storage.feed("https://nowhere.example/")
 
@@ -788,3 +792,113 @@ def test_search_filters_by_feed_unread_and_starred(storage):
     assert guids(starred=True) == ["a1"]
     assert guids(feed_url=B, unread=True) == ["b1"]
     assert guids(feed_url="https://nowhere.example/feed") == []
+
+
+# --- removed feeds: forgotten at once unless something is worth keeping (issue 8) ------
+
+
+def _forward(storage, entry_id):
+    db = sqlite3.connect(storage.path)
+    db.execute(
+        "INSERT INTO forwards (batch, entry_id, entry_title, feed_title, contact_name,"
+        " contact_email, email_key, created_at, send_after)"
+        " VALUES ('b', ?, 'kept title', '', '', '', '', 0, 0)",
+        (entry_id,),
+    )
+    db.commit()
+    db.close()
+
+
+def _consistent(storage):
+    """SQLite's and FTS5's own checks, and the trigger-kept counters against a count."""
+    db = sqlite3.connect(storage.path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        db.execute("INSERT INTO entries_fts (entries_fts) VALUES ('integrity-check')")
+        wrong = db.execute(
+            """
+            SELECT url FROM feeds
+            WHERE entry_count != (SELECT count(*) FROM entries WHERE feed_id = feeds.id)
+            OR unread_count != (SELECT count(*) FROM entries WHERE feed_id = feeds.id AND read = 0)
+            """
+        ).fetchall()
+        assert wrong == []
+        (fts,) = db.execute("SELECT count(*) FROM entries_fts").fetchone()
+        (rows,) = db.execute("SELECT count(*) FROM entries").fetchone()
+        assert fts == rows
+    finally:
+        db.close()
+
+
+def test_a_removed_feed_with_nothing_worth_keeping_disappears_at_once(storage):
+    storage.upsert_entries(A, batch(A, 3, prefix="a", summary="zebra"), now=NOW)
+    storage.upsert_entries(B, batch(B, 2, prefix="b", summary="zebra"), now=NOW)
+    storage.upsert_entries(C, batch(C, 2, prefix="c", summary="zebra"), now=NOW)
+    ids = {v.guid: v.id for v in storage.entries(limit=100)[0]}
+    storage.set_starred(ids["b1"])
+    _forward(storage, ids["c0"])
+    storage.set_read([ids["a0"]])
+
+    later = NOW + timedelta(minutes=5)
+    storage.sync_feeds([], now=later)
+    # A: nothing starred or forwarded: gone from the status page, entries and all.
+    assert [f.url for f in storage.feeds(include_inactive=True)] == [B, C]
+    with pytest.raises(errors.NotFound):
+        storage.feed(A)
+    db = sqlite3.connect(storage.path)
+    found = db.execute("SELECT rowid FROM entries_fts WHERE entries_fts MATCH 'zebra'").fetchall()
+    db.close()
+    assert sorted(i for (i,) in found) == sorted(ids[g] for g in ("b0", "b1", "c0", "c1"))
+    assert storage.counts()["entries"] == 4
+    assert [v.guid for v in storage.entries(starred=True)[0]] == ["b1"]
+    _consistent(storage)
+
+    # Followed again: a new feed, due at once, its entries fresh.
+    storage.sync_feeds([FeedConfig(A, "News")], now=later)
+    assert storage.feed(A).entry_count == 0
+    assert A in [f.url for f in storage.due_feeds(now=later)]
+    assert storage.upsert_entries(A, batch(A, 3, prefix="a", summary="zebra"), now=later) == 3
+    assert sorted(v.guid for v in storage.search("zebra")[0]) == ["a0", "a1", "a2"]
+    _consistent(storage)
+
+
+def test_feeds_left_inactive_by_older_versions_are_forgotten_too(storage):
+    storage.upsert_entries(A, batch(A, 2, prefix="a"), now=NOW)
+    # What the previous code left: A inactive with its entries, nothing kept.
+    db = sqlite3.connect(storage.path)
+    db.execute("UPDATE feeds SET active = 0, removed_at = 1 WHERE url = ?", (A,))
+    db.execute("UPDATE entries SET tab = NULL")
+    db.commit()
+    db.close()
+    storage.sync_feeds([FeedConfig(B, "News"), FeedConfig(C, "Tech")], now=NOW)
+    assert [f.url for f in storage.feeds(include_inactive=True)] == [B, C]
+    _consistent(storage)
+
+
+def test_delete_feed_history(storage):
+    storage.upsert_entries(A, batch(A, 3, prefix="a", summary="zebra"), now=NOW)
+    storage.upsert_entries(C, batch(C, 2, prefix="c", summary="zebra"), now=NOW)
+    ids = {v.guid: v.id for v in storage.entries(limit=100)[0]}
+    storage.set_starred(ids["a2"])
+    _forward(storage, ids["a1"])
+    with pytest.raises(ValueError, match="still in feeds.yaml"):
+        storage.delete_feed_history(A)
+    storage.sync_feeds([FeedConfig(B, "News"), FeedConfig(C, "Tech")], now=NOW)
+    assert not storage.feed(A).active  # kept: a starred and a forwarded entry
+
+    assert storage.delete_feed_history(A) == 3
+    with pytest.raises(errors.NotFound):
+        storage.feed(A)
+    assert [f.url for f in storage.feeds(include_inactive=True)] == [B, C]
+    assert storage.entries(starred=True)[0] == []
+    assert sorted(v.guid for v in storage.search("zebra")[0]) == ["c0", "c1"]
+    # The ledger keeps its row and its own copy of the title; the link is cut.
+    db = sqlite3.connect(storage.path)
+    assert db.execute("SELECT entry_id, entry_title FROM forwards").fetchall() == [
+        (None, "kept title")
+    ]
+    db.close()
+    _consistent(storage)
+    with pytest.raises(errors.NotFound):
+        storage.delete_feed_history(A)

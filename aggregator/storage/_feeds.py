@@ -67,7 +67,9 @@ class FeedsMixin(StorageBase):
 
         Configured feeds are inserted (due at once: next_check NULL) or updated and
         re-activated; the others become inactive (removed_at = now) and their entries
-        leave the rivers, but stay until ``purge`` (starred ones stay for good).
+        leave the rivers. A removed feed with nothing worth keeping (no starred or
+        forwarded entry) is then deleted with its entries (``_forget_removed_feeds``);
+        the others stay until ``purge`` (starred entries stay for good).
         A new URL that is the ``moved_to`` of a feed dropped from the config is that
         feed renamed (the config followed a permanent redirect): it keeps its entries,
         read state and caching headers instead of starting over.
@@ -131,7 +133,72 @@ class FeedsMixin(StorageBase):
                     "UPDATE entries SET tab = :tab WHERE feed_id = :id AND tab IS NOT :tab",
                     {"tab": tab, "id": feed_id},
                 )
-        log.debug("synced %d feeds, %d removed", len(wanted), len(removed))
+            forgotten = self._forget_removed_feeds(db)
+        log.debug("synced %d feeds, %d removed, %d forgotten", len(wanted), len(removed), forgotten)
+
+    @staticmethod
+    def _forget_removed_feeds(db: sqlite3.Connection) -> int:
+        """Delete the removed feeds that hold nothing worth keeping, with their entries.
+
+        Worth keeping: a starred entry, or one the forward ledger points at. A feed
+        with one of them stays, inactive, on the status page (its entries wait for
+        ``purge`` or ``delete_feed_history``); the others disappear at once. Read
+        state goes with them: following the feed again starts it afresh.
+        """
+        ids = [
+            feed_id
+            for (feed_id,) in db.execute(
+                """
+                SELECT id FROM feeds
+                WHERE active = 0
+                AND NOT EXISTS (
+                    SELECT 1 FROM entries INDEXED BY entries_river_feed
+                    WHERE entries.feed_id = feeds.id AND entries.starred = 1
+                )
+                AND NOT EXISTS (
+                    SELECT 1 FROM entries INDEXED BY entries_river_feed
+                    JOIN forwards ON forwards.entry_id = entries.id
+                    WHERE entries.feed_id = feeds.id
+                )
+                """
+            )
+        ]
+        if not ids:
+            return 0
+        params = {"ids": json.dumps(ids)}
+        # Entries first (the foreign key); their triggers keep entries_fts in step.
+        db.execute(
+            "DELETE FROM entries WHERE feed_id IN (SELECT value FROM json_each(:ids))", params
+        )
+        gone = db.execute(
+            "DELETE FROM feeds WHERE id IN (SELECT value FROM json_each(:ids)) RETURNING url",
+            params,
+        ).fetchall()
+        for (url,) in gone:
+            log.info("feed %s removed from feeds.yaml: forgotten (nothing starred or sent)", url)
+        return len(gone)
+
+    def delete_feed_history(self, url: str) -> int:
+        """Delete a feed removed from feeds.yaml and all its entries, starred ones
+        included (« Supprimer l'historique »); returns the number of entries deleted.
+
+        The forward ledger keeps its own copies (title, link, excerpt): its rows stay,
+        no longer linked to an entry. NotFound if the feed is unknown; ValueError if
+        it is still in feeds.yaml (unsubscribe first).
+        """
+        with self._write() as db:
+            row = db.execute(
+                "SELECT id, active FROM feeds WHERE url = :url", {"url": url}
+            ).fetchone()
+            if row is None:
+                raise errors.NotFound(f"no such feed: {url}")
+            feed_id, active = row
+            if active:
+                raise ValueError(f"{url} is still in feeds.yaml; unsubscribe from it first")
+            count = db.execute("DELETE FROM entries WHERE feed_id = :id", {"id": feed_id}).rowcount
+            db.execute("DELETE FROM feeds WHERE id = :id", {"id": feed_id})
+        log.info("feed %s and its %d entries deleted", url, count)
+        return count
 
     def feeds(self, *, include_inactive: bool = False, tab: str | None = None) -> list[FeedState]:
         """Feeds in feeds.yaml order (removed ones last); ``tab`` keeps one tab's."""
