@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NoReturn
 from xml.parsers import expat
 
@@ -30,7 +31,41 @@ DEFAULT_TAB = "Importés"
 # A file picked by mistake (a photo, a database) should not be read in full.
 MAX_SIZE = 20 * 1024 * 1024
 
+# An OPML bomb without a DTD: a file of a million outlines, or nested a million deep.
+# Real exports hold a few thousand feeds at most, two or three levels deep.
+MAX_FEEDS = 5000
+MAX_DEPTH = 64
+
 Item = tuple[str, str, str | None]  # (tab, url, title)
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A ``feed://`` address of the file, imported as the https address ``url``."""
+
+    line: int
+    original: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.original} was imported as {self.url}"
+
+
+def feed_scheme_to_https(url: str) -> str | None:
+    """The http(s) address behind a ``feed:`` one, or None if ``url`` is not one.
+
+    ``feed://host/path`` (the "feed" pseudo-scheme some browsers and exporters write)
+    means ``https://host/path`` today; ``feed:https://...`` wraps the real address.
+    """
+    text = url.strip()
+    if text[:5].lower() != "feed:":
+        return None
+    rest = text[5:]
+    if rest[:2] == "//":
+        return "https:" + rest
+    if rest[:7].lower() == "http://" or rest[:8].lower() == "https://":
+        return rest
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,14 +84,22 @@ class _Refused(Exception):
     """Raised from inside an expat handler to stop parsing at once."""
 
 
-def read_opml(data: bytes, *, source: str, skipped: list[Skipped] | None = None) -> list[Item]:
+def read_opml(
+    data: bytes,
+    *,
+    source: str,
+    skipped: list[Skipped] | None = None,
+    converted: list[Converted] | None = None,
+) -> list[Item]:
     """The feeds of an OPML file, in document order, as ``(tab, url, title)``.
 
     Feeds at the top of ``<body>`` go to the tab ``DEFAULT_TAB``; feeds in nested
     groups go to their outermost group (our tabs are one level deep). Outlines without
     ``xmlUrl`` that hold nothing (Netvibes widgets, separators) and outlines whose
     ``xmlUrl`` is not an http(s) URL are left out and appended to ``skipped`` when it
-    is given. ``source`` names the file in messages.
+    is given. A ``feed://`` address is imported as ``https://`` and noted in
+    ``converted``. ``source`` names the file in messages. More than ``MAX_FEEDS``
+    feeds or outlines nested deeper than ``MAX_DEPTH`` are refused.
 
     Raises ConfigError (``FILE:LINE:COL``) for a malformed or refused document,
     AggregatorError naming the file otherwise.
@@ -71,6 +114,10 @@ def read_opml(data: bytes, *, source: str, skipped: list[Skipped] | None = None)
     items: list[Item] = []
     # Per open element: its name, and for a group outline the name it gives its feeds.
     stack: list[tuple[str, str | None]] = []
+    # Where <body> and the outermost group are in ``stack`` (-1: not open), so that
+    # no element costs a walk of the whole stack.
+    body_at = [-1]
+    groups_at: list[int] = []
     # Per open outline: its line, and whether it turned out to be a feed or a group
     # (an outline without xmlUrl is a group if it holds anything, a widget otherwise).
     outlines: list[list[int | bool]] = []
@@ -89,8 +136,12 @@ def read_opml(data: bytes, *, source: str, skipped: list[Skipped] | None = None)
             refuse(f"this is not an OPML file (its root element is <{name}>)")
         if outlines:
             outlines[-1][1] = True
-        in_body = any(n == "body" for n, _ in stack)
+        if len(stack) >= MAX_DEPTH:
+            refuse(f"elements are nested more than {MAX_DEPTH} levels deep; OPML uses 2 or 3")
+        in_body = body_at[0] >= 0
         if name != "outline" or not in_body:
+            if name == "body" and not in_body:
+                body_at[0] = len(stack)
             stack.append((name, None))
             return
         line = parser.CurrentLineNumber
@@ -100,23 +151,37 @@ def read_opml(data: bytes, *, source: str, skipped: list[Skipped] | None = None)
         label = _clean(attrs.get("text")) or _clean(attrs.get("title"))
         url = (attrs.get("xmlurl") or "").strip()
         if not url:
+            groups_at.append(len(stack))
             stack.append((name, label or DEFAULT_TAB))
             return
         stack.append((name, None))
         outlines[-1][1] = True
+        original = url
+        https = feed_scheme_to_https(url)
+        if https is not None:
+            url = https
         try:
             check_feed_url(url)
         except ValueError as e:
             _note(skipped, Skipped(line, "invalid address", str(e)))
             return
+        if https is not None and converted is not None:
+            converted.append(Converted(line, original, url))
+        if len(items) >= MAX_FEEDS:
+            refuse(f"more than {MAX_FEEDS} feeds; split the file")
         # Only the outermost group names a tab: ours are one level deep.
-        groups = [g for n, g in stack if n == "outline" and g is not None]
-        title = label if label and label != url else None
-        items.append((groups[0] if groups else DEFAULT_TAB, url, title))
+        tab = stack[groups_at[0]][1] if groups_at else None
+        title = label if label and label not in (url, original) else None
+        items.append((tab or DEFAULT_TAB, url, title))
 
     def end(name: str) -> None:
         stack.pop()
-        if name == "outline" and outlines and any(n == "body" for n, _ in stack):
+        depth = len(stack)
+        if groups_at and groups_at[-1] == depth:
+            groups_at.pop()
+        if body_at[0] == depth:
+            body_at[0] = -1
+        if name == "outline" and outlines and body_at[0] >= 0:
             line, is_feed_or_group = outlines.pop()
             if not is_feed_or_group:
                 message = "this outline has no feed address (xmlUrl)"
@@ -162,6 +227,7 @@ class ImportPlan:
     add: list[Item] = field(default_factory=list)
     present: list[Item] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    converted: list[Converted] = field(default_factory=list)
 
     @property
     def tabs(self) -> list[str]:
@@ -183,15 +249,21 @@ class ImportPlan:
             for s in self.skipped:
                 counts[s.reason] = counts.get(s.reason, 0) + 1
             text += " (" + ", ".join(f"{c} {r}" for r, c in counts.items()) + ")"
+        if self.converted:
+            k = len(self.converted)
+            text += f"; {k} feed:// address{'es' * (k != 1)} read as https://"
         return text
 
 
 def plan_import(
-    config: Config | None, items: Iterable[Item], skipped: Iterable[Skipped] = ()
+    config: Config | None,
+    items: Iterable[Item],
+    skipped: Iterable[Skipped] = (),
+    converted: Iterable[Converted] = (),
 ) -> ImportPlan:
     """Split ``items`` into new feeds and feeds already in ``config`` (or earlier in
     ``items``), comparing URLs with ``normalize_url`` like the feeds.yaml validator."""
-    plan = ImportPlan(skipped=list(skipped))
+    plan = ImportPlan(skipped=list(skipped), converted=list(converted))
     known = {normalize_url(f.url) for f in config.feeds} if config is not None else set()
     # An imported feed lands in an existing tab whose name differs only by case,
     # as add_feed does; keep that tab's spelling for the summary.
@@ -204,6 +276,28 @@ def plan_import(
         known.add(key)
         plan.add.append((tab_names.get(tab.casefold(), tab), url, title))
     return plan
+
+
+def prepare_import(data: bytes, *, source: str, config: Config | None) -> ImportPlan:
+    """The dry run of an import (``aggregator import-opml --dry-run`` and the
+    dashboard's review step): read the file, then plan it against ``config``.
+
+    Raises like ``read_opml``. Nothing is written.
+    """
+    skipped: list[Skipped] = []
+    converted: list[Converted] = []
+    items = read_opml(data, source=source, skipped=skipped, converted=converted)
+    return plan_import(config, items, skipped, converted)
+
+
+def apply_import(path: str | Path, plan: ImportPlan) -> Config:
+    """Add the plan's new feeds to feeds.yaml in one write (``config.edit.add_feeds``:
+    locked, comments kept, re-applied over a hand edit). A feed followed since the
+    plan was made (another tab, a hand edit) is left out instead of refusing the
+    whole import. Returns the new configuration."""
+    from aggregator.config.edit import add_feeds
+
+    return add_feeds(path, plan.add, skip_followed=True)
 
 
 # --- export ------------------------------------------------------------------------
@@ -230,12 +324,18 @@ def _attr(value: str) -> str:
 
 
 def write_opml(
-    config: Config, *, title: str = "Feeds", site_links: Mapping[str, str] | None = None
+    config: Config,
+    *,
+    title: str = "Feeds",
+    site_links: Mapping[str, str] | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> bytes:
     """The tabs and feeds of ``config`` as an OPML 2.0 document (UTF-8).
 
     One outline per tab holding one ``type="rss"`` outline per feed; ``site_links``
     (feed URL -> home page, as learned by fetching) fills ``htmlUrl`` when known.
+    A feed's name is its title in feeds.yaml, else its own title as fetched
+    (``titles``: feed URL -> title, e.g. ``FeedState.title``), else its URL.
     """
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -252,7 +352,7 @@ def write_opml(
             continue
         lines.append(f"    <outline text={name} title={name}>")
         for feed in tab.feeds:
-            label = _attr(feed.title or feed.url)
+            label = _attr(feed.title or (titles or {}).get(feed.url) or feed.url)
             extra = ""
             if site_links and site_links.get(feed.url):
                 extra = f" htmlUrl={_attr(site_links[feed.url])}"

@@ -13,7 +13,7 @@ from aggregator.cli import cli
 from aggregator.config import load_config
 from aggregator.errors import AggregatorError, ConfigError
 from aggregator.models import Config, FeedConfig, TabConfig
-from aggregator.opml import DEFAULT_TAB, Skipped, read_opml, write_opml
+from aggregator.opml import DEFAULT_TAB, Converted, Skipped, read_opml, write_opml
 
 NETVIBES = Path(__file__).parent / "data" / "opml" / "netvibes.opml"
 
@@ -22,6 +22,7 @@ EXPECTED = [
     (DEFAULT_TAB, "https://solo.example.org/rss", "Flux sans onglet"),
     ("Actualités", "HTTPS://News.Example.org:443/feed.xml", "Le Journal (déjà là)"),
     ("Actualités", "https://radio.example.fr/podcast.xml?lang=fr&format=rss", "Radio « Matin »"),
+    ("Actualités", "https://legacy.example.org/rss", "Vieux lien"),  # was feed://
     ("Économie & Société", "https://eco.example.com/feed", "Les Échos du marché"),
     ("Économie & Société", "https://data.example.net/atom.xml", "Études: données"),
     ("Économie & Société", "https://plain.example.org/rss", None),
@@ -82,21 +83,32 @@ def site(tmp_path: Path):
 
 def test_reads_a_netvibes_export():
     skipped: list[Skipped] = []
-    items = read_opml(NETVIBES.read_bytes(), source="netvibes.opml", skipped=skipped)
+    converted: list[Converted] = []
+    items = read_opml(
+        NETVIBES.read_bytes(), source="netvibes.opml", skipped=skipped, converted=converted
+    )
     assert items == EXPECTED
-    assert [(s.line, s.reason) for s in skipped] == [(18, "invalid address"), (25, "not a feed")]
-    assert "write 'https://legacy.example.org/rss' instead" in skipped[0].message
+    assert [(s.line, s.reason) for s in skipped] == [(20, "invalid address"), (27, "not a feed")]
+    assert "only http:// and https://" in skipped[0].message
+    assert converted == [
+        Converted(19, "feed://legacy.example.org/rss", "https://legacy.example.org/rss")
+    ]
 
 
 def test_import_adds_new_feeds_keeps_comments_and_existing_ones(site):
     result = site["invoke"]("import-opml", str(NETVIBES))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == (
-        "5 feeds added to 3 tabs, 1 already present, 2 skipped (1 invalid address, 1 not a feed)"
+        "6 feeds added to 3 tabs, 1 already present, 2 skipped (1 invalid address, 1 not a feed);"
+        " 1 feed:// address read as https://"
     )
     # Each skipped outline is named with the file and line, so it can be fixed by hand.
-    assert f"skipped: {NETVIBES}:18: only http:// and https://" in result.output
-    assert f"skipped: {NETVIBES}:25: this outline has no feed address" in result.output
+    assert f"skipped: {NETVIBES}:20: only http:// and https://" in result.output
+    assert f"skipped: {NETVIBES}:27: this outline has no feed address" in result.output
+    assert (
+        f"converted: {NETVIBES}:19: feed://legacy.example.org/rss is read as"
+        " https://legacy.example.org/rss"
+    ) in result.output
 
     text = site["config"].read_text(encoding="utf-8")
     # Every line the person wrote is still there, in the same order.
@@ -117,6 +129,7 @@ def test_import_adds_new_feeds_keeps_comments_and_existing_ones(site):
         (NEWS, "Le Journal"),  # the duplicate (other case, explicit port) was not added
         (BLOG, None),
         ("https://radio.example.fr/podcast.xml?lang=fr&format=rss", "Radio « Matin »"),
+        ("https://legacy.example.org/rss", "Vieux lien"),
     ]
     assert tabs[DEFAULT_TAB] == [("https://solo.example.org/rss", "Flux sans onglet")]
     assert tabs["Économie & Société"] == [
@@ -127,7 +140,7 @@ def test_import_adds_new_feeds_keeps_comments_and_existing_ones(site):
 
     again = site["invoke"]("import-opml", str(NETVIBES))
     assert again.exit_code == 0
-    assert again.output.splitlines()[-1].startswith("0 feeds added to 0 tabs, 6 already present")
+    assert again.output.splitlines()[-1].startswith("0 feeds added to 0 tabs, 7 already present")
     assert site["config"].read_text(encoding="utf-8") == text
 
 
@@ -140,7 +153,7 @@ def test_dry_run_writes_nothing(site):
         result.output
     )
     assert result.output.splitlines()[-1].startswith(
-        "dry run: 5 feeds would be added to 3 tabs, 1 already present, 2 skipped"
+        "dry run: 6 feeds would be added to 3 tabs, 1 already present, 2 skipped"
     )
     assert site["config"].read_bytes() == before
     assert site["config"].stat().st_mtime_ns == mtime
@@ -151,7 +164,7 @@ def test_import_creates_a_missing_feeds_file(tmp_path):
     config = tmp_path / "conf" / "feeds.yaml"
     result = CliRunner().invoke(cli, ["--config", str(config), "import-opml", str(NETVIBES)])
     assert result.exit_code == 0, result.output
-    assert len(load_config(config).feeds) == 6
+    assert len(load_config(config).feeds) == 7
 
 
 @pytest.mark.parametrize("data", [BOMB, XXE], ids=["billion-laughs", "external-dtd"])
@@ -209,7 +222,7 @@ def test_export_then_import_gives_the_same_feeds(site, tmp_path):
     fresh = tmp_path / "fresh" / "feeds.yaml"
     result = CliRunner().invoke(cli, ["--config", str(fresh), "import-opml", str(out)])
     assert result.exit_code == 0, result.output
-    assert "8 feeds added to 4 tabs, 0 already present, 0 skipped" in result.output
+    assert "9 feeds added to 4 tabs, 0 already present, 0 skipped" in result.output
 
     def shape(config):
         return [(t.name, [(f.url, f.title) for f in t.feeds]) for t in config.tabs]
@@ -257,3 +270,136 @@ def test_export_route_downloads_the_feeds(tmp_path):
         ("Tech", TECH, "Tech Weekly"),
     ]
     assert st.config is not None
+
+
+# --- issue 8: feed:// addresses, bombs without a DTD, the dashboard's plan, titles ------
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("feed://example.org/rss", "https://example.org/rss"),
+        ("FEED://example.org/rss?a=1", "https://example.org/rss?a=1"),
+        ("feed:https://example.org/atom", "https://example.org/atom"),
+        ("feed:http://example.org/atom", "http://example.org/atom"),
+        ("feed:javascript:alert(1)", None),
+        ("https://example.org/rss", None),
+    ],
+)
+def test_feed_scheme_is_read_as_https(written, expected):
+    from aggregator.opml import feed_scheme_to_https
+
+    assert feed_scheme_to_https(written) == expected
+
+
+def test_a_feed_address_that_stays_invalid_once_converted_is_skipped():
+    data = b"""<opml version="2.0"><body>
+<outline type="rss" text="x" xmlUrl="feed://"/>
+<outline type="rss" text="y" xmlUrl="feed:javascript:alert(1)"/>
+</body></opml>"""
+    skipped: list[Skipped] = []
+    converted: list[Converted] = []
+    assert read_opml(data, source="x.opml", skipped=skipped, converted=converted) == []
+    assert [s.line for s in skipped] == [2, 3] and converted == []
+
+
+def test_deep_nesting_is_refused_quickly():
+    depth = 200_000  # 2.6 MB: the walk must not be quadratic in the depth
+    data = (
+        b"<opml><body>" + b"<outline text='g'>" * depth + b"</outline>" * depth + b"</body></opml>"
+    )
+    with pytest.raises(ConfigError, match="nested more than 64 levels"):
+        read_opml(data, source="deep.opml")
+
+
+def test_a_million_outlines_are_refused(tmp_path):
+    from aggregator.opml import MAX_FEEDS
+
+    feed = b'<outline type="rss" text="f" xmlUrl="https://example.org/%d"/>\n'
+    data = b"<opml><body>\n" + b"".join(feed % i for i in range(MAX_FEEDS + 1)) + b"</body></opml>"
+    with pytest.raises(ConfigError) as info:
+        read_opml(data, source="many.opml")
+    problem = info.value.problems[0]
+    assert (problem.line, problem.message) == (
+        MAX_FEEDS + 2,
+        "more than 5000 feeds; split the file",
+    )
+
+
+def test_the_dashboard_plan_is_the_cli_dry_run_then_applied_by_the_writer(site):
+    from aggregator.opml import apply_import, prepare_import
+
+    before = site["config"].read_text(encoding="utf-8")
+    plan = prepare_import(
+        NETVIBES.read_bytes(), source="netvibes.opml", config=load_config(site["config"])
+    )
+    dry = site["invoke"]("import-opml", str(NETVIBES), "--dry-run")
+    assert dry.output.splitlines()[-1] == "dry run: " + plan.summary(dry_run=True)
+    assert [(s.line, s.reason) for s in plan.skipped] == [
+        (20, "invalid address"),
+        (27, "not a feed"),
+    ]
+    assert [(c.line, c.url) for c in plan.converted] == [(19, "https://legacy.example.org/rss")]
+    assert [url for _, url, _ in plan.present] == ["HTTPS://News.Example.org:443/feed.xml"]
+    assert site["config"].read_text(encoding="utf-8") == before  # planning writes nothing
+
+    # Meanwhile someone follows one of the planned feeds: it is left out, not refused.
+    from aggregator.config.edit import add_feed
+
+    add_feed(site["config"], "Tech", "https://eco.example.com/feed")
+    config = apply_import(site["config"], plan)
+    urls = [f.url for f in config.feeds]
+    assert urls.count("https://eco.example.com/feed") == 1
+    assert config.feed("https://eco.example.com/feed").tab == "Tech"  # type: ignore[union-attr]
+    assert len(urls) == 3 + 1 + 5
+    text = site["config"].read_text(encoding="utf-8")
+    remaining = iter(text.splitlines())
+    assert all(line in remaining for line in COMMENTED_YAML.splitlines())  # comments kept
+
+
+def test_export_names_untitled_feeds_by_their_fetched_title(site, tmp_path):
+    from datetime import UTC, datetime
+
+    from aggregator.storage import Storage
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    storage = Storage(site["db"])
+    storage.sync_feeds(load_config(site["config"]).feeds, now=now)
+    storage.record_success(
+        BLOG,
+        now=now,
+        status=200,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check=now,
+        feed_title="Le Blog d'à côté",
+        site_link="https://blog.example.org/",
+    )
+    storage.record_success(
+        NEWS,
+        now=now,
+        status=200,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check=now,
+        feed_title="Title from the feed",
+    )
+    storage.close()
+    result = site["invoke"]("export-opml")
+    assert result.exit_code == 0, result.output
+    items = read_opml(result.output.encode("utf-8"), source="export.opml")
+    assert items == [
+        ("Actualités", NEWS, "Le Journal"),  # feeds.yaml's title wins
+        ("Actualités", BLOG, "Le Blog d'à côté"),
+        ("Tech", TECH, "Tech Weekly"),
+    ]
+    assert 'htmlUrl="https://blog.example.org/"' in result.output
+    # No database: URLs as names, and no database created.
+    fresh = tmp_path / "none" / "x.sqlite3"
+    result = CliRunner().invoke(
+        cli, ["--config", str(site["config"]), "--db", str(fresh), "export-opml"]
+    )
+    assert result.exit_code == 0 and not fresh.exists()
+    assert f'text="{BLOG}"' in result.output

@@ -238,26 +238,25 @@ def import_opml(paths: Paths, file: str, dry_run: bool) -> None:
     outermost group, feeds outside any group to the tab "Importés"). Feeds already in
     feeds.yaml are left alone; comments in feeds.yaml are kept.
     """
-    from aggregator.config.edit import add_feeds
-    from aggregator.opml import Skipped, plan_import, read_opml
+    from aggregator.opml import apply_import, prepare_import
 
     try:
         with open(file, "rb") as f:
             data = f.read()
     except OSError as e:
         raise AggregatorError(f"{file}: cannot read this file: {e.strerror}") from e
-    skipped: list[Skipped] = []
-    items = read_opml(data, source=file, skipped=skipped)
     # A missing feeds.yaml is created: importing is a natural first step.
     config = load_config(paths.config) if os.path.exists(paths.config) else None
-    plan = plan_import(config, items, skipped)
+    plan = prepare_import(data, source=file, config=config)
     for s in plan.skipped:
         click.echo(f"skipped: {file}:{s.line}: {s.message}", err=True)
+    for c in plan.converted:
+        click.echo(f"converted: {file}:{c.line}: {c.original} is read as {c.url}", err=True)
     if dry_run:
         for tab, url, title in plan.add:
             click.echo(f"+ [{tab}] {title or url}  <{url}>")
     elif plan.add:
-        add_feeds(paths.config, plan.add)
+        apply_import(paths.config, plan)
     click.echo(("dry run: " if dry_run else "") + plan.summary(dry_run=dry_run))
 
 
@@ -271,12 +270,30 @@ def import_opml(paths: Paths, file: str, dry_run: bool) -> None:
 )
 @click.pass_obj
 def export_opml(paths: Paths, output: str) -> None:
-    """Write the tabs and feeds of feeds.yaml as OPML 2.0 (for another reader)."""
+    """Write the tabs and feeds of feeds.yaml as OPML 2.0 (for another reader).
+
+    A feed without a title in feeds.yaml is named by its own title, as last fetched.
+    """
     from aggregator.config.yamlfile import atomic_write
     from aggregator.opml import write_opml
 
     config = load_config(paths.config)
-    data = write_opml(config)
+    titles: dict[str, str] = {}
+    links: dict[str, str] = {}
+    if os.path.exists(paths.db):  # never create a database just to export
+        try:
+            storage = Storage(paths.db)
+            try:
+                for f in storage.feeds():
+                    if f.title:
+                        titles[f.url] = f.title
+                    if f.site_link:
+                        links[f.url] = f.site_link
+            finally:
+                storage.close()
+        except StorageError as e:
+            click.echo(f"warning: {e}; feeds without a title are named by their URL", err=True)
+    data = write_opml(config, titles=titles, site_links=links)
     if output == "-":
         click.echo(data.decode("utf-8"), nl=False)
         return
