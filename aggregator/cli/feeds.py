@@ -20,9 +20,18 @@ from aggregator.storage import Storage
 
 
 @cli.command()
+@click.option(
+    "--resolve",
+    is_flag=True,
+    help="Also resolve every feed over the network (addresses, handles, site URLs) and"
+    " report the ones that give no feed, with FILE:LINE:COL.",
+)
 @click.pass_obj
-def check(paths: Paths) -> None:
-    """Validate feeds.yaml and contacts.yaml: print every problem (exit 1) or a summary."""
+def check(paths: Paths, resolve: bool) -> None:
+    """Validate feeds.yaml and contacts.yaml: print every problem (exit 1) or a summary.
+
+    Without --resolve nothing touches the network.
+    """
     problems: list[ConfigProblem] = []
     config = None
     try:
@@ -37,6 +46,8 @@ def check(paths: Paths) -> None:
     for p in problems:
         click.echo(str(p), err=True)
     if problems or config is None:
+        raise SystemExit(1)
+    if resolve and not _resolve_all(paths.config, config):
         raise SystemExit(1)
     if os.path.exists(paths.contacts_file):
         click.echo(f"{paths.contacts_file}: {len(contacts)} contact{'s' * (len(contacts) != 1)}")
@@ -55,6 +66,64 @@ def check(paths: Paths) -> None:
             )
     # the feeds summary comes last: scripts read the last line
     click.echo(summarize(config))
+
+
+def _resolve_all(path: str, config: Config) -> bool:
+    """``check --resolve``: discover every feed, as the aggregator will, and print
+    what each address stands for; False when one gives no feed (each is reported as
+    FILE:LINE:COL on stderr)."""
+    import concurrent.futures as cf
+
+    from aggregator.discover import Discovery, discover
+    from aggregator.errors import DiscoveryError
+    from aggregator.fetch import Fetcher
+
+    settings = config.settings
+    now = utcnow()
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+
+    def one(address: str) -> Discovery | DiscoveryError:
+        try:
+            return discover(address, fetcher=fetcher, now=now)
+        except DiscoveryError as e:
+            return e
+
+    with (
+        Fetcher(
+            timeout=settings.timeout.total_seconds(),
+            max_size=settings.max_size,
+            allow_private_networks=settings.allow_private_networks,
+        ) as fetcher,
+        cf.ThreadPoolExecutor(8, "check") as pool,
+    ):
+        outcomes = list(pool.map(one, [f.url for f in config.feeds]))
+    ok = True
+    for feed, outcome in zip(config.feeds, outcomes, strict=True):
+        if isinstance(outcome, DiscoveryError):
+            ok = False
+            line, col = _where(lines, feed.line, feed.url)
+            click.echo(f"{path}:{line}:{col}: '{feed.url}' gives no feed: {outcome}", err=True)
+            continue
+        best = outcome.candidates[0]
+        if best.url == feed.url:
+            click.echo(f"{feed.url}: a feed ({best.title or 'untitled'})")
+        else:
+            more = len(outcome.candidates) - 1
+            others = f" ({more} other feed{'s' * (more != 1)} found)" if more else ""
+            click.echo(f"{feed.url}: resolves to {best.url} ({best.title or 'untitled'}){others}")
+    return ok
+
+
+def _where(lines: list[str], line: int, address: str) -> tuple[int, int]:
+    """The line and column of ``address``, written on line ``line`` or just after."""
+    for number in range(max(line, 1), min(line + 10, len(lines)) + 1):
+        col = lines[number - 1].find(address)
+        if col >= 0:
+            return number, col + 1
+    return max(line, 1), 1
 
 
 def sync_config(storage: Storage, config: Config, path: str, now: datetime) -> None:

@@ -375,7 +375,7 @@ def _tabs(node: Node, problems: Problems) -> tuple[TabConfig, ...]:
 
 def _url(node: Node) -> str:
     url = scalar(node, "a URL").strip()
-    values.check_feed_url(url)
+    values.check_feed_address(url)  # a feed URL, a site or profile URL, or a handle
     return url
 
 

@@ -225,14 +225,54 @@ def check_feed_url(url: str) -> None:
         raise ValueError(f"the feed URL '{url}' has an invalid port") from None
 
 
+def check_feed_address(address: str) -> None:
+    """Raise ``ValueError`` unless ``address`` may be written as a feed in feeds.yaml.
+
+    A feed URL (``check_feed_url``), a site or profile URL, or a handle that
+    ``discover`` understands: ``@user@instance`` (Mastodon), ``@name.bsky.social``
+    (Bluesky), ``r/name`` (Reddit). The aggregator resolves addresses to their feed
+    when it polls them (see ``update``). A handle must be well-formed (plain ASCII
+    letters, digits, ``_ . -``); a platform that publishes no feed at all (LinkedIn,
+    X...) is refused with the bridge to use instead.
+    """
+    # Imported here: discover pulls in the HTTP client, which loading a YAML file
+    # does not otherwise need. Only its pure address functions are called.
+    from aggregator import discover
+    from aggregator.errors import DiscoveryError
+
+    if discover.is_handle(address):
+        try:
+            discover.check_address(address)
+        except DiscoveryError as e:
+            raise ValueError(str(e)) from None
+        return
+    check_feed_url(address)
+    try:
+        discover.check_address(address)
+    except DiscoveryError as e:
+        if e.code == "no_public_feed":
+            raise ValueError(str(e)) from None
+
+
 def normalize_url(url: str) -> str:
     """Trivial normalisation used to spot the same feed written twice.
 
     Lower-cases the scheme and host, drops the default port and writes an empty path
     as ``/`` (RFC 3986 section 6.2.3, scheme-based normalisation). The path, query and
-    fragment are case-sensitive and kept as they are.
+    fragment are case-sensitive and kept as they are. A handle (``@alice@host``)
+    is compared as the profile URL it stands for, so it and that URL are one feed.
     """
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    if url[:1] in ("@", "r", "u", "/"):  # cheap test first: this runs for every link
+        from aggregator import discover
+        from aggregator.errors import DiscoveryError
+
+        if discover.is_handle(url):
+            try:
+                url = discover.to_url(url)[0]
+            except DiscoveryError:
+                return url
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:

@@ -10,7 +10,7 @@ transactions, errors, migrating), ``_files`` (the checks made before opening: fo
 files, a ``-wal`` that does not belong, who has the file open), ``_backup`` (``backup``
 and ``restore``), ``_status`` (the last storage problem, in a file beside the
 database: it must be readable when the database is not), ``_feeds``, ``_entries``, ``_search``, ``_forwards`` (the forward
-ledger and outbox).
+ledger and outbox), ``_resolutions`` (the feed an address in feeds.yaml stands for).
 
 SQL text is only ever assembled from constant fragments chosen in code (hence the
 ``noqa: S608``); every value, user input included, is a bound parameter.
@@ -22,6 +22,7 @@ import os
 
 from ._backup import Copied, backup, restore
 from ._forwards import ForwardsMixin, NewForward, QueueOutcome
+from ._resolutions import Resolution, ResolutionsMixin
 from ._search import SearchMixin
 from ._status import ProblemsMixin, StorageProblem, problem_kind
 
@@ -32,6 +33,7 @@ __all__ = [
     "Copied",
     "NewForward",
     "QueueOutcome",
+    "Resolution",
     "Storage",
     "StorageProblem",
     "backup",
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 
-class Storage(ForwardsMixin, SearchMixin, ProblemsMixin):
+class Storage(ForwardsMixin, SearchMixin, ProblemsMixin, ResolutionsMixin):
     """The database. ``Storage(path)`` creates the folders, opens the file, checks that
     it is ours (``PRAGMA application_id``) and migrates it.
 

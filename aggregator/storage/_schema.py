@@ -319,10 +319,35 @@ def _rebuild_forwards_v3(db: sqlite3.Connection) -> None:
         )
 
 
+# Migration 4 (issue 8, item 3) adds ``resolutions``: what discovery learnt about an
+# address written in feeds.yaml that is not itself a feed (a handle such as
+# @alice@mastodon.social, a profile or a website URL). ``feeds.url`` stays the
+# address as written (the link to feeds.yaml); the feed actually polled is
+# ``feed_url``. One row per feed, dropped with it.
+SCHEMA_V4 = """
+CREATE TABLE resolutions (
+    feed_id INTEGER PRIMARY KEY REFERENCES feeds (id) ON DELETE CASCADE,
+    feed_url TEXT,                      -- the verified feed; NULL until one was found
+    platform TEXT,                      -- mastodon, youtube, website... (discover)
+    candidates INTEGER NOT NULL DEFAULT 0,  -- how many feeds discovery found
+    resolved_at INTEGER,                -- the last successful resolution
+    attempted_at INTEGER NOT NULL,      -- the last attempt, successful or not
+    error_code TEXT,                    -- of the last attempt (DiscoveryError.code)
+    error TEXT
+);
+"""
+
+
+def _create_v4(db: sqlite3.Connection) -> None:
+    for statement in split_statements(SCHEMA_V4):
+        db.execute(statement)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _create_v1,
     2: _create_v2,
     3: _rebuild_forwards_v3,
+    4: _create_v4,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

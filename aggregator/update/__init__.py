@@ -19,19 +19,22 @@ Concurrency model:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import logging
 import threading
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+from aggregator import discover
 from aggregator.config import ConfigSource, summarize
-from aggregator.errors import ConfigError, FeedError, ParseError, StorageError
+from aggregator.errors import ConfigError, DiscoveryError, FeedError, ParseError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.models import (
     Config,
@@ -39,7 +42,7 @@ from aggregator.models import (
     FetchResult,
     Settings,
 )
-from aggregator.storage import Storage
+from aggregator.storage import Resolution, Storage
 
 from ._cpu import (
     ProcessedFeed,
@@ -59,6 +62,7 @@ __all__ = [
     "Fetched",
     "ParsePool",
     "ProcessedFeed",
+    "Resolved",
     "UpdateSummary",
     "Updater",
     "Worker",
@@ -80,6 +84,23 @@ GONE_RECHECK = timedelta(days=7)
 RETRY_AFTER_CAP = timedelta(days=2)
 # Below this many feeds in one batch, starting worker processes costs more than it saves.
 PROCESS_POOL_THRESHOLD = 20
+# The worker processes stay warm between batches, and stop after this long without work.
+PARSE_POOL_IDLE = 300.0
+# A resolved address whose feed answered 404/410 this many times in a row is resolved
+# again (the site moved its feed); see ``Updater._work``.
+DEAD_AFTER = 3
+_DEAD_CODES = frozenset({"not_found", "gone"})
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A discovery made by a fetch thread for an address in feeds.yaml, for the writer
+    to record (``Storage.record_resolution``)."""
+
+    feed_url: str | None  # the feed to poll; None when discovery failed
+    platform: str | None = None
+    candidates: int = 0
+    error: DiscoveryError | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +111,7 @@ class Fetched:
     error: FeedError | None = None
     digest: str | None = None  # sha256 of the body, when it was parsed
     processed: ProcessedFeed | None = None  # None: nothing new to store
+    resolved: Resolved | None = None  # an address was (re)resolved on the way
 
 
 @dataclass
@@ -159,6 +181,7 @@ class _Batch:
     """What the threads of one ``Updater.update`` call share."""
 
     parser: ParsePool | None = None  # worker processes, for large batches
+    resolutions: dict[str, Resolution] = field(default_factory=dict)  # by address
     # Set when the database failed: nothing new starts, what runs is thrown away.
     abort: threading.Event = field(default_factory=threading.Event)
 
@@ -181,25 +204,31 @@ class Updater:
         workers: int = 16,
         per_host: int = 4,
         processes: int = 0,
+        fetcher_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.storage = storage
         self.workers = workers
         self.per_host = per_host
         self.processes = processes
+        # More Fetcher arguments (tests: resolve=, ca_bundle= to serve real host names
+        # from 127.0.0.1); the settings give the rest.
+        self._fetcher_options = dict(fetcher_options or {})
         self._settings = settings or Settings()
-        self._fetcher = self._make_fetcher(self._settings)
+        self._fetcher = self._make_fetcher(self._settings, self._fetcher_options)
         self._host_locks: dict[str, threading.BoundedSemaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(self.per_host)
         )
         self._host_guard = threading.Lock()
         self.stopping = threading.Event()
+        self._parser: ParsePool | None = None  # started by the first large batch
 
     @staticmethod
-    def _make_fetcher(settings: Settings) -> Fetcher:
+    def _make_fetcher(settings: Settings, options: Mapping[str, Any] | None = None) -> Fetcher:
         return Fetcher(
             timeout=settings.timeout.total_seconds(),
             max_size=settings.max_size,
             allow_private_networks=settings.allow_private_networks,
+            **(options or {}),
         )
 
     @property
@@ -212,12 +241,14 @@ class Updater:
         if value != self._settings:
             old = self._fetcher
             self._settings = value
-            self._fetcher = self._make_fetcher(value)
+            self._fetcher = self._make_fetcher(value, self._fetcher_options)
             old.close()
 
     def close(self) -> None:
         self.stopping.set()
         self._fetcher.close()
+        if self._parser is not None:
+            self._parser.close()
 
     def _host_lock(self, url: str) -> threading.BoundedSemaphore:
         host = (urlsplit(url).hostname or "").lower()
@@ -226,21 +257,68 @@ class Updater:
 
     # one feed, on a worker thread: network and CPU, no writes
     def _work(self, state: FeedState, now: datetime, batch: _Batch) -> Fetched | None:
-        """Fetch, then parse and sanitize what changed. None: stopped before starting."""
-        url = state.moved_to or state.url
+        """Which URL to poll for this feed, then ``_poll`` it. None: stopped.
+
+        ``state.url`` is what feeds.yaml says. A feed URL is polled as it is. An
+        address (a handle, a profile or site URL: ``discover.needs_discovery``, or a
+        URL that turns out to answer with an HTML page) is resolved once with
+        ``discover`` and its feed polled from then on; it is resolved again only when
+        the last attempt failed (at the feed's backoff), when that feed answered
+        404/410 ``DEAD_AFTER`` times in a row, or when the resolution was forgotten
+        (``Storage.forget_resolution``).
+        """
+        if state.moved_to:  # a permanent redirect seen: follow it
+            return self._poll(state, state.moved_to, now, batch)
+        known = batch.resolutions.get(state.url)
+        if known is not None and known.feed_url and not _dead(state):
+            return self._poll(state, known.feed_url, now, batch)
+        page: Fetched | None = None
+        if known is None and not discover.needs_discovery(state.url):
+            page = self._poll(state, state.url, now, batch)
+            if page is None or not _html_instead_of_feed(page):
+                return page
+        if batch.stopped(self):
+            return None
+        resolved = self._resolve(state.url, now)
+        if resolved.feed_url is None and page is not None:
+            return page  # a web page with no feed: its own "not a feed" error says so
+        if resolved.feed_url is None:
+            assert resolved.error is not None
+            err = FeedError(state.url, resolved.error.code, str(resolved.error))
+            return Fetched(None, error=err, resolved=resolved)
+        same = known is not None and known.feed_url == resolved.feed_url
+        work = self._poll(state, resolved.feed_url, now, batch, validators=same)
+        return None if work is None else dataclasses.replace(work, resolved=resolved)
+
+    def _resolve(self, address: str, now: datetime) -> Resolved:
+        """Discovery with the polling client (same deadline, size cap, address policy)."""
+        try:
+            found = discover.discover(address, fetcher=self._fetcher, now=now)
+        except DiscoveryError as e:
+            log.warning("%s: cannot be resolved to a feed: %s", address, e)
+            return Resolved(None, error=e)
+        best = found.candidates[0]
+        log.info("%s: resolved to %s (%s)", address, best.url, found.platform)
+        return Resolved(best.url, found.platform, len(found.candidates))
+
+    def _poll(
+        self, state: FeedState, url: str, now: datetime, batch: _Batch, *, validators: bool = True
+    ) -> Fetched | None:
+        """Fetch ``url``, then parse and sanitize what changed. None: stopped before
+        starting. ``validators=False``: a feed URL new for this feed, so the caching
+        headers and body hash learnt for the old one do not apply."""
+        etag, last_modified = (state.etag, state.last_modified) if validators else (None, None)
         with self._host_lock(url):
             if batch.stopped(self):
                 return None
             try:
-                result = self._fetcher.fetch(
-                    url, etag=state.etag, last_modified=state.last_modified, now=now
-                )
+                result = self._fetcher.fetch(url, etag=etag, last_modified=last_modified, now=now)
             except FeedError as e:
                 return Fetched(None, error=e)
         if result.body is None:  # 304 Not Modified
             return Fetched(result)
         digest = hashlib.sha256(result.body).hexdigest()
-        if digest == state.body_hash:  # a 200 with the very same bytes as last time
+        if validators and digest == state.body_hash:  # the very same bytes as last time
             return Fetched(result)
         if batch.abort.is_set():
             return None
@@ -263,6 +341,8 @@ class Updater:
     # one feed, on the calling thread: the writes
     def _store(self, state: FeedState, work: Fetched, now: datetime) -> FeedOutcome:
         s = self._settings
+        if work.resolved is not None:
+            self._record_resolution(state.url, work.resolved, now)
         if work.error is not None:
             err = work.error
             failures = self.storage.record_error(
@@ -302,6 +382,20 @@ class Updater:
             log.info("%s: recovered from malformed feed: %s", state.url, processed.warning)
         return FeedOutcome(state.url, "ok", new_entries=new, status=result.status, moved_to=moved)
 
+    def _record_resolution(self, address: str, resolved: Resolved, now: datetime) -> None:
+        if resolved.feed_url is not None:
+            self.storage.record_resolution(
+                address,
+                feed_url=resolved.feed_url,
+                platform=resolved.platform,
+                candidates=resolved.candidates,
+                now=now,
+            )
+        elif resolved.error is not None:
+            self.storage.record_resolution_failure(
+                address, code=resolved.error.code, message=str(resolved.error), now=now
+            )
+
     def update(
         self,
         feeds: Iterable[FeedState],
@@ -334,10 +428,14 @@ class Updater:
         progress: Callable[[FeedOutcome], None] | None,
         summary: UpdateSummary,
     ) -> None:
-        batch = _Batch()
+        batch = _Batch(resolutions=self.storage.resolutions())
         if self.processes > 0 and len(feeds) >= PROCESS_POOL_THRESHOLD:
-            # The pool lives for this batch only, so an idle aggregator stays small.
-            batch.parser = ParsePool(self.processes)
+            # Warm from one batch to the next (starting workers costs ~1 s of CPU);
+            # they stop after PARSE_POOL_IDLE s without work: an idle aggregator
+            # stays small (issue 14).
+            if self._parser is None:
+                self._parser = ParsePool(self.processes, idle=PARSE_POOL_IDLE)
+            batch.parser = self._parser
         pool = cf.ThreadPoolExecutor(min(self.workers, len(feeds)), "fetch")
         try:
             self._run_batch(pool, batch, feeds, now, progress, summary)
@@ -346,10 +444,11 @@ class Updater:
             log.error("storage failed, stopping this refresh at once: %s", e)
             raise
         finally:
-            # Before the fetch threads end: a worker process started from one of
-            # them must not outlive it (see init_worker).
-            if batch.parser is not None:
+            # After a storage failure, the worker processes stop at once (their
+            # pending jobs are cancelled); otherwise they wait for the next batch.
+            if batch.parser is not None and batch.abort.is_set():
                 batch.parser.close()
+                self._parser = None
             # After a storage failure, do not wait for requests on the wire.
             pool.shutdown(wait=not batch.abort.is_set(), cancel_futures=True)
 
@@ -400,6 +499,23 @@ class Updater:
         return self.update(self.storage.due_feeds(now=now, limit=limit), now=now)
 
 
+def _dead(state: FeedState) -> bool:
+    """The resolved feed keeps answering 404/410: its address must be resolved again."""
+    return state.last_error_code in _DEAD_CODES and state.consecutive_errors >= DEAD_AFTER
+
+
+def _html_instead_of_feed(work: Fetched) -> bool:
+    """A URL written in feeds.yaml answered with a web page, not a feed: a site address."""
+    err, result = work.error, work.result
+    if not isinstance(err, ParseError) or err.code != "not_a_feed" or result is None:
+        return False
+    mime = result.headers.get("content-type", "").split(";")[0].strip().lower()
+    head = (result.body or b"")[:1024].lstrip().lower()
+    return mime in ("text/html", "application/xhtml+xml") or head.startswith(
+        (b"<!doctype html", b"<html")
+    )
+
+
 # --- the long-running worker -------------------------------------------------------
 
 
@@ -410,11 +526,21 @@ class Worker:
     thread, tests call them directly with a fixed ``now``.
     """
 
-    def __init__(self, config_source: ConfigSource, storage: Storage, *, processes: int = 0):
+    def __init__(
+        self,
+        config_source: ConfigSource,
+        storage: Storage,
+        *,
+        processes: int = 0,
+        fetcher_options: Mapping[str, Any] | None = None,
+    ):
         self.config_source = config_source
         self.storage = storage
         config = config_source.config
-        self.updater = Updater(storage, config.settings if config else None, processes=processes)
+        settings = config.settings if config else None
+        self.updater = Updater(
+            storage, settings, processes=processes, fetcher_options=fetcher_options
+        )
         self._synced: Config | None = None
         self._reported: ConfigError | None = None
 
