@@ -230,3 +230,114 @@ def test_every_command_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [name for name in cli.commands if f"`aggregator {name}" not in readme]
     assert missing == [], f"commands missing from README.md: {missing}"
+
+
+# --- add and remove (issue 8): discovery, the shared writer, a first fetch ----------------
+
+SECOND = RSS.replace("Offres d'emploi", "Offres (anglais)").replace("job-1", "job-en")
+
+SUBSCRIBE_YAML = """\
+# Mes flux
+settings:
+  allow_private_networks: true  # the test server is on 127.0.0.1
+
+tabs:
+  - name: Emploi
+    feeds: []  # rien pour l'instant
+# fin
+"""
+
+
+def load_config(path: Path):
+    from aggregator.config import load_config
+
+    return load_config(path)
+
+
+def _run(config: Path, db: Path, *args: str, input: str | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", "--config", str(config), "--db", str(db), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path, feed_server: FeedServer):
+    jobs = feed_server.add("/jobs.xml", RSS)
+    english = feed_server.add("/en.xml", SECOND)
+    page = (
+        "<html><head><title>Le site</title>"
+        '<link rel="alternate" type="application/rss+xml" title="FR" href="/jobs.xml">'
+        '<link rel="alternate" type="application/rss+xml" title="EN" href="../en.xml">'
+        "</head><body>Bonjour</body></html>"
+    )
+    home = feed_server.add("/site/", page, headers={"Content-Type": "text/html; charset=utf-8"})
+    config = tmp_path / "feeds.yaml"
+    config.write_text(SUBSCRIBE_YAML, encoding="utf-8")
+    return config, tmp_path / "data" / "db.sqlite3", home, jobs, english
+
+
+def test_add_a_website_asks_which_feed_then_fetches_it(site):
+    config, db, home, jobs, english = site
+    result = _run(config, db, "add", home, "--title", "Offres EN", input="2\nAnglais\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"{home} (website): 2 feeds found" in out
+    assert f"1. Offres d'emploi  <{jobs}>" in out and f"2. Offres (anglais)  <{english}>" in out
+    assert "Which one?" in out and "Tab [Emploi]" in out
+    assert f"added {english} to the tab 'Anglais'" in out
+    assert "fetched: 1 new entry" in out
+    loaded = load_config(config)
+    assert [(f.tab, f.url, f.title) for f in loaded.feeds] == [("Anglais", english, "Offres EN")]
+    text = config.read_text(encoding="utf-8")
+    assert all(c in text for c in ("# Mes flux", "# the test server is on", "# fin"))
+    # Its entries are there without waiting for the scheduler.
+    listed = json.loads(_run(config, db, "list", "--json").stdout)
+    assert [e["title"] for e in listed] == ["Monteur·se vidéo à Montréal"]
+    assert listed[0]["feed_url"] == english
+
+    again = _run(config, db, "add", english, "--yes")
+    assert again.returncode == 1
+    assert "already followed in the tab 'Anglais'" in again.stderr
+    assert config.read_text(encoding="utf-8") == text
+
+
+def test_add_yes_takes_the_first_feed_and_tab_and_remove_undoes_it(site):
+    config, db, home, jobs, _english = site
+    result = _run(config, db, "add", home, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "Which one?" not in result.stdout
+    assert f"added {jobs} to the tab 'Emploi'" in result.stdout
+    assert [(f.tab, f.url) for f in load_config(config).feeds] == [("Emploi", jobs)]
+
+    removed = _run(config, db, "remove", jobs.upper().replace("HTTP://", "http://"))
+    assert removed.returncode == 1  # the path is case-sensitive: not the same feed
+    removed = _run(config, db, "remove", jobs)
+    assert removed.returncode == 0, removed.stderr
+    assert f"removed {jobs} from the tab 'Emploi'" in removed.stdout
+    assert load_config(config).feeds == ()
+    assert config.read_text(encoding="utf-8") == SUBSCRIBE_YAML  # comments and all
+    missing = _run(config, db, "remove", jobs)
+    assert missing.returncode == 1 and "no feed" in missing.stderr
+
+
+def test_add_refuses_what_is_not_a_feed_and_writes_nothing(site, feed_server: FeedServer):
+    config, db, *_ = site
+    nothing = feed_server.add(
+        "/plain/", "<html><body>pas de flux</body></html>", headers={"Content-Type": "text/html"}
+    )
+    before = config.read_bytes()
+    for address in (nothing, "javascript:alert(1)", "https://www.linkedin.com/in/someone"):
+        result = _run(config, db, "add", address, "--yes")
+        assert result.returncode == 1, (address, result.stdout)
+        assert result.stderr.startswith("error: "), result.stderr
+        assert "Traceback" not in result.stderr
+    assert config.read_bytes() == before
+
+    config.write_text("tabs:\n  - name: A\n    feeds:\n      - ftp://x.example/\n")
+    result = _run(config, db, "add", nothing, "--yes")
+    assert result.returncode == 1 and "feeds.yaml:4:9:" in result.stderr

@@ -129,7 +129,7 @@ def main() -> None:
 
 # The commands register themselves on `cli` when their modules are imported; this comes
 # last because they import the names above.
-from aggregator.cli import database, feeds, mail, serving  # noqa: E402
+from aggregator.cli import database, feeds, mail, serving, subscribe  # noqa: E402
 
 __all__ = [
     "Paths",
@@ -141,4 +141,5 @@ __all__ = [
     "main",
     "serving",
     "setup_logging",
+    "subscribe",
 ]
