@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +78,7 @@ USUAL_PLACES = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/index.xml", "/feed.j
 MAX_ALTERNATES = 100  # read from one page at most; verified: ``limit``
 HEADLINES = 5
 _VERIFY_THREADS = 4
+_HOST_FAILURES = frozenset({"timeout", "dns", "connect", "tls", "blocked_address"})
 
 # Platforms that publish no feed at all (hosts, with and without www./m.).
 NO_PUBLIC_FEED = {
@@ -151,7 +153,7 @@ def to_url(address: str) -> tuple[str, str | None]:
             return f"https://{m['host'].lower()}/@{m['user']}", "mastodon"
         if m := _BLUESKY_HANDLE.fullmatch(a):
             return f"https://bsky.app/profile/{m['handle'].lower()}", "bluesky"
-        raise _error(
+        raise DiscoveryError(
             a,
             "invalid_address",
             f"{a!r} is not a well-formed handle: write @name@instance (Mastodon) or"
@@ -174,10 +176,15 @@ def to_url(address: str) -> tuple[str, str | None]:
                 "unsupported_scheme",
                 f"'{scheme['scheme']}:' addresses cannot be followed",
             )
-    # A bare domain, with or without a path: example.org, example.org/blog
-    host = a.split("/", 1)[0]
+    # A bare domain, with or without a path: example.org, example.org/blog, café.fr
+    host, sep, path = a.partition("/")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")  # IDNA 2003, as requests does
+        except UnicodeError:
+            raise _error(a, "invalid_address", f"{a!r} is not a web address") from None
     if _HOST_PORT_RE.fullmatch(host):
-        return _check_http_url(a, "https://" + a), None
+        return _check_http_url(a, f"https://{host}{sep}{path}"), None
     raise _error(a, "invalid_address", f"{a!r} is not a web address")
 
 
@@ -355,7 +362,7 @@ def _refuse_closed_platforms(address: str, url: str) -> None:
         host = host.removeprefix(prefix)
     name = NO_PUBLIC_FEED.get(host)
     if name is not None:
-        raise _error(
+        raise DiscoveryError(
             address,
             "no_public_feed",
             f"{name} publishes no feed for its pages; {_BRIDGES} (RSS-Bridge:"
@@ -419,11 +426,30 @@ class _Run:
         self.expires = time.monotonic() + 3 * fetcher.timeout
         self.tried: set[str] = set()
         self.found: set[str] = set()
+        # Hosts that failed as a whole (no answer, no connection, refused address):
+        # the address on the same host is not asked again, so a silent site costs
+        # one deadline, not one per guess.
+        self.dead_hosts: dict[str, FeedError] = {}
+        self._lock = threading.Lock()
+
+    def _fetch(self, url: str) -> FetchResult:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            known = self.dead_hosts.get(host)
+        if known is not None:
+            raise known
+        try:
+            return self.fetcher.fetch(url, now=self.now)
+        except FeedError as e:
+            if e.code in _HOST_FAILURES:
+                with self._lock:
+                    self.dead_hosts.setdefault(host, e)
+            raise
 
     def fetch_page(self, url: str) -> FetchResult:
         """The address itself: every failure is the answer (a DiscoveryError)."""
         try:
-            return self.fetcher.fetch(url, now=self.now)
+            return self._fetch(url)
         except FeedError as e:
             raise _from_fetch(self.address, e) from e
 
@@ -440,7 +466,7 @@ class _Run:
     def youtube_page(self, url: str) -> list[Candidate]:
         """A YouTube @handle, /c/ or /user/ page: its channel id, then the channel feed."""
         try:
-            result = self.fetcher.fetch(url, now=self.now)
+            result = self._fetch(url)
         except FeedError as e:
             if e.code in ("not_found", "gone"):
                 raise _from_fetch(self.address, e) from e
@@ -483,7 +509,7 @@ class _Run:
             log.info("discover %s: out of time, %s not tried", self.address, url)
             return None
         try:
-            result = self.fetcher.fetch(url, now=self.now)
+            result = self._fetch(url)
         except FeedError as e:
             log.debug("discover %s: %s is not usable: %s", self.address, url, e)
             return None

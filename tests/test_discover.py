@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator import discover as disc
 from aggregator.discover import Candidate, Discovery, discover
@@ -278,3 +280,64 @@ def test_results_and_errors_pickle(fetcher):
 )
 def test_needs_discovery(address, expected):
     assert disc.needs_discovery(address) is expected
+
+
+def test_bare_international_domain_gets_https():
+    assert disc.to_url("café.example.org/blog") == ("https://xn--caf-dma.example.org/blog", None)
+
+
+def test_the_resolver_hook_does_not_weaken_tls(platforms, platform_tls):
+    """A name mapped to a server whose certificate does not cover it fails TLS."""
+    servers = {"evil.example.net": platforms["medium.com"]}
+    f = Fetcher(
+        allow_private_networks=True, ca_bundle=str(platform_tls[0]), resolve=resolver(servers)
+    )
+    with f, pytest.raises(FetchError) as info:
+        f.fetch("https://evil.example.net/feed/@bob", now=NOW)
+    assert info.value.code == "tls"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_is_a_url_or_a_coded_error(text):
+    try:
+        url, platform = disc.to_url(text)
+    except DiscoveryError as e:
+        assert e.code in ("invalid_address", "unsupported_scheme")
+        assert e.address == text.strip()
+        return
+    assert url.split(":", 1)[0].lower() in ("http", "https")
+    assert platform in (None, "mastodon", "bluesky", "reddit")
+    assert not any(ch.isspace() for ch in url)
+    disc.needs_discovery(text)  # never raises either
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(r"@[A-Za-z0-9_]{1,12}@[a-z]{1,10}\.[a-z]{2,5}", fullmatch=True))
+def test_well_formed_mastodon_handles_map_to_their_profile_feed(handle):
+    url, platform = disc.to_url(handle)
+    user, host = handle[1:].split("@")
+    assert (url, platform) == (f"https://{host}/@{user}", "mastodon")
+    [guess] = disc._guesses(url)
+    assert guess.url == f"https://{host}/@{user}.rss"
+
+
+def test_a_silent_host_costs_one_deadline_not_one_per_guess(platforms, platform_tls):
+    """A Mastodon-shaped address on a host that accepts connections and never
+    answers: the guessed feed times out, and the page is not asked again."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # never accepted: the TLS handshake never gets an answer
+    port = silent.getsockname()[1]
+
+    def resolve(host: str, _port: int) -> tuple[str, int]:
+        return "127.0.0.1", port
+
+    f = Fetcher(
+        allow_private_networks=True, ca_bundle=str(platform_tls[0]), resolve=resolve, timeout=1
+    )
+    started = time.monotonic()
+    with silent, f, pytest.raises(DiscoveryError) as info:
+        discover("https://slow.example.org/@alice", fetcher=f, now=NOW)
+    assert info.value.code == "timeout"
+    assert time.monotonic() - started < 1.9
