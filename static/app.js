@@ -423,3 +423,61 @@
     setRead: setRead,
   };
 })();
+
+/* Adding and managing feeds (issue 8): the pages work as plain forms; this only hides
+ * the "new tab" name field until "New tab…" is chosen, and says "Searching…" on the
+ * button while a slow site is being looked at (the request itself is the server's). */
+(function () {
+  "use strict";
+
+  function syncNewTab(select) {
+    var form = select.form;
+    if (!form) {
+      return;
+    }
+    var isNew = select.value === "";
+    form.querySelectorAll("[data-new-tab]").forEach(function (el) {
+      el.hidden = !isNew;
+    });
+  }
+
+  function init() {
+    document.querySelectorAll("[data-new-tab-select]").forEach(syncNewTab);
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLSelectElement && target.hasAttribute("data-new-tab-select")) {
+      syncNewTab(target);
+      if (target.value === "") {
+        var input = target.form && target.form.querySelector("input[data-new-tab]");
+        if (input) {
+          input.focus();
+        }
+      }
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement)) {
+      return;
+    }
+    var button = form.querySelector("button[data-busy-label]");
+    if (!button) {
+      return;
+    }
+    form.setAttribute("aria-busy", "true");
+    // After the submission started: a disabled button would not be sent with the form.
+    setTimeout(function () {
+      button.textContent = button.getAttribute("data-busy-label");
+      button.disabled = true;
+    }, 0);
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

@@ -377,7 +377,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(forwarding.bp)
     app.register_blueprint(people.bp)
+    _install_subscriptions(app)
     return app
+
+
+def _install_subscriptions(app: Flask) -> None:
+    """Adding, managing and importing feeds from the dashboard (issue 8)."""
+    from aggregator.web import importing, manage, subscriptions
+
+    subscriptions.install(app)
+    app.register_blueprint(subscriptions.bp)
+    app.register_blueprint(manage.bp)
+    app.register_blueprint(importing.bp)
 
 
 def _install_hooks(app: Flask) -> None:
