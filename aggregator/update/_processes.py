@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import queue
 import signal
 import sys
 import threading
@@ -33,8 +34,8 @@ def init_worker() -> None:
 
     - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel kills us when the
       parent dies, even if this process is busy in C code. The kernel means the
-      parent *thread* that started us: ``ParsePool`` is closed before the threads
-      that use it end (``Updater._update``).
+      parent *thread* that started us: ``ParsePool`` starts its workers from its
+      own keeper thread, which lives until ``ParsePool.close()``.
     - Everywhere: a thread waits on ``multiprocessing``'s parent sentinel, a pipe
       whose other end only the parent holds; it becomes readable when the parent
       process is gone, whichever thread started us.
@@ -70,7 +71,8 @@ CpuArgs = tuple[str, bytes, dict[str, str], str, datetime, dict[str, str]]
 
 
 class ParsePool:
-    """Worker processes for the CPU stage of one batch, which outlive their workers.
+    """Worker processes for the CPU stage, which outlive their workers and stay warm
+    between batches.
 
     When a worker process dies (killed, out of memory, a crash inside C code) or a
     result cannot be read back, ``ProcessPoolExecutor`` fails every job it holds
@@ -81,43 +83,100 @@ class ParsePool:
     that kills its worker there too is the culprit, and only that feed fails
     (``parse_crash``); the others get their result.
 
-    Worker processes start in the thread that first needs them: call ``close()``
-    before the threads that called ``run()`` end (see ``init_worker``).
+    Warm (issue 14): starting two workers costs about a second of CPU (an interpreter
+    each, importing feedparser and bleach), paid again at every batch when the pool
+    lived for one batch. The pool now lives as long as its owner (``Updater``) and
+    its processes stop after ``idle`` seconds without work, so an idle aggregator
+    still stays small. Every job is submitted, and so every worker process started,
+    from the pool's own "keeper" thread, which lives until ``close()``: the kernel's
+    parent-death signal follows the parent *thread* (see ``init_worker``), so the
+    workers must not belong to a fetch thread that ends with its batch.
     """
 
-    # Past this many breakages in one batch, something is wrong with the workers
-    # themselves (they cannot start?): every job goes through the quarantine, one at
-    # a time, instead of starting new pools again and again.
+    # Past this many breakages, something is wrong with the workers themselves (they
+    # cannot start?): every job goes through the quarantine, one at a time, instead
+    # of starting new pools again and again.
     MAX_RESTARTS = 3
     # What a worker runs; a class attribute so a test can run a job that crashes.
     job = staticmethod(cpu_stage)
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, idle: float | None = None) -> None:
         self.processes = processes
+        self.idle = idle
         self.restarts = 0
+        self.started = 0  # executors created (a test sees warm reuse with it)
         self._lock = threading.Lock()
         self._closed = False
-        self._shared: cf.ProcessPoolExecutor | None = self._new(processes)
+        self._busy = 0  # jobs in flight: an idle stop waits for none
+        self._shared: cf.ProcessPoolExecutor | None = None  # started at first use
         self._alone = threading.Lock()  # one quarantine job at a time
         self._quarantine: cf.ProcessPoolExecutor | None = None
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._keeper = threading.Thread(target=self._keep, name="parse-pool", daemon=True)
+        self._keeper.start()
 
-    @staticmethod
-    def _new(processes: int) -> cf.ProcessPoolExecutor:
+    def _new(self, processes: int) -> cf.ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs threads can copy held locks.
         ctx = multiprocessing.get_context("spawn")
+        self.started += 1
         return cf.ProcessPoolExecutor(processes, mp_context=ctx, initializer=init_worker)
+
+    # -- the keeper thread --
+
+    def _keep(self) -> None:
+        while True:
+            try:
+                call = self._calls.get(timeout=self.idle)
+            except queue.Empty:
+                self._stop_idle()
+                continue
+            if call is None:  # close(): every call put before it has been served
+                return
+            fn, args, reply = call
+            try:
+                reply.set_result(fn(*args))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller as is
+                reply.set_exception(e)
+
+    def _submit(self, pool: cf.ProcessPoolExecutor, args: CpuArgs) -> cf.Future:
+        """``pool.submit(job, *args)``, done by the keeper thread (worker processes
+        are started by the thread that submits)."""
+        reply: cf.Future = cf.Future()
+        with self._lock:
+            self._check_open()  # under the lock: nothing is queued after close's None
+            self._calls.put((pool.submit, (self.job, *args), reply))
+        return reply.result()
+
+    def _stop_idle(self) -> None:
+        with self._lock:
+            if self._busy or self._closed:
+                return
+            pools = [p for p in (self._shared, self._quarantine) if p is not None]
+            self._shared = self._quarantine = None
+        for pool in pools:
+            log.debug("parse worker processes idle for %s s: stopping them", self.idle)
+            pool.shutdown(wait=True)
+
+    # -- the callers' side --
 
     def run(self, args: CpuArgs) -> ProcessedFeed:
         """``cpu_stage(*args)`` in a worker process; raises what it raises."""
         with self._lock:
             self._check_open()
+            if self._shared is None and self.restarts <= self.MAX_RESTARTS:
+                self._shared = self._new(self.processes)  # first use, or after idling
             pool = self._shared
-        if pool is not None:
-            try:
-                return pool.submit(self.job, *args).result()
-            except BrokenProcessPool:
-                self._replace(pool)
-        return self._run_alone(args)
+            self._busy += 1
+        try:
+            if pool is not None:
+                try:
+                    return self._submit(pool, args).result()
+                except BrokenProcessPool:
+                    self._replace(pool)
+            return self._run_alone(args)
+        finally:
+            with self._lock:
+                self._busy -= 1
 
     def _replace(self, broken: cf.ProcessPoolExecutor) -> None:
         with self._lock:
@@ -141,7 +200,7 @@ class ParsePool:
                     self._quarantine = self._new(1)
                 pool = self._quarantine
             try:
-                return pool.submit(self.job, *args).result()
+                return self._submit(pool, args).result()
             except BrokenProcessPool:
                 with self._lock:
                     pool.shutdown(wait=False, cancel_futures=True)
@@ -162,8 +221,13 @@ class ParsePool:
     def close(self) -> None:
         """Stop the worker processes; jobs not started yet are cancelled."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             pools = [p for p in (self._shared, self._quarantine) if p is not None]
             self._shared = self._quarantine = None
+            self._calls.put(None)
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._keeper is not threading.current_thread():
+            self._keeper.join()
