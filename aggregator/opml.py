@@ -329,6 +329,7 @@ def write_opml(
     title: str = "Feeds",
     site_links: Mapping[str, str] | None = None,
     titles: Mapping[str, str] | None = None,
+    feed_urls: Mapping[str, str] | None = None,
 ) -> bytes:
     """The tabs and feeds of ``config`` as an OPML 2.0 document (UTF-8).
 
@@ -336,6 +337,8 @@ def write_opml(
     (feed URL -> home page, as learned by fetching) fills ``htmlUrl`` when known.
     A feed's name is its title in feeds.yaml, else its own title as fetched
     (``titles``: feed URL -> title, e.g. ``FeedState.title``), else its URL.
+    ``feed_urls`` maps an address written in feeds.yaml (a handle, a site) to the
+    feed it was resolved to (``Storage.resolutions``): other readers get the feed.
     """
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -358,7 +361,7 @@ def write_opml(
                 extra = f" htmlUrl={_attr(site_links[feed.url])}"
             lines.append(
                 f'      <outline type="rss" text={label} title={label} '
-                f"xmlUrl={_attr(feed.url)}{extra}/>"
+                f"xmlUrl={_attr((feed_urls or {}).get(feed.url) or feed.url)}{extra}/>"
             )
         lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]

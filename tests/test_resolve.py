@@ -266,3 +266,22 @@ def test_check_resolve_reports_unresolvable_entries_with_their_place(
     assert done.returncode == 1
     assert f"{site}: resolves to {feed_server.url('/feed.xml')} (Le site)" in done.stdout
     assert f"{config}:8:11: '{bare}' gives no feed" in done.stderr
+
+
+def test_export_opml_gives_other_readers_the_resolved_feed(tmp_path: Path, feed_server: FeedServer):
+    site = feed_server.add("/site/", _page("/feed.xml"), headers={"Content-Type": "text/html"})
+    feed_server.add("/feed.xml", _rss("Le site", "s1"))
+    config, db = tmp_path / "feeds.yaml", tmp_path / "db.sqlite3"
+    write(config, [site])
+    storage = Storage(db)
+    worker = Worker(ConfigSource(config), storage)
+    try:
+        worker.tick(now=NOW)
+    finally:
+        worker.close()
+        storage.close()
+    run = [sys.executable, "-m", "aggregator", "--config", str(config), "--db", str(db)]
+    done = subprocess.run([*run, "export-opml"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f'xmlUrl="{feed_server.url("/feed.xml")}"' in done.stdout
+    assert f'xmlUrl="{site}"' not in done.stdout

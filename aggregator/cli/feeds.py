@@ -349,10 +349,14 @@ def export_opml(paths: Paths, output: str) -> None:
     config = load_config(paths.config)
     titles: dict[str, str] = {}
     links: dict[str, str] = {}
+    resolved: dict[str, str] = {}  # addresses (handles, sites) -> their feed
     if os.path.exists(paths.db):  # never create a database just to export
         try:
             storage = Storage(paths.db)
             try:
+                for address, known in storage.resolutions().items():
+                    if known.feed_url:
+                        resolved[address] = known.feed_url
                 for f in storage.feeds():
                     if f.title:
                         titles[f.url] = f.title
@@ -362,7 +366,7 @@ def export_opml(paths: Paths, output: str) -> None:
                 storage.close()
         except StorageError as e:
             click.echo(f"warning: {e}; feeds without a title are named by their URL", err=True)
-    data = write_opml(config, titles=titles, site_links=links)
+    data = write_opml(config, titles=titles, site_links=links, feed_urls=resolved)
     if output == "-":
         click.echo(data.decode("utf-8"), nl=False)
         return
