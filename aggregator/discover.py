@@ -76,6 +76,7 @@ FEED_TYPES = frozenset(
 # Tried at the site's root when the page names no feed (WordPress, Hugo, Jekyll, ...).
 USUAL_PLACES = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/index.xml", "/feed.json")
 MAX_ALTERNATES = 100  # read from one page at most; verified: ``limit``
+MAX_HTML = 2_000_000  # characters of a page read for its <link> and <base> elements
 HEADLINES = 5
 _VERIFY_THREADS = 4
 _HOST_FAILURES = frozenset({"timeout", "dns", "connect", "tls", "blocked_address"})
@@ -159,6 +160,8 @@ def to_url(address: str) -> tuple[str, str | None]:
             f"{a!r} is not a well-formed handle: write @name@instance (Mastodon) or"
             " @name.bsky.social (Bluesky), in plain letters, digits, '_', '.' and '-'",
         )
+    if a.startswith("//"):  # scheme-relative, as copied from some pages
+        return _check_http_url(a, "https:" + a), None
     if m := _REDDIT_SHORT.fullmatch(a):
         kind = "r" if m["kind"] == "r" else "user"
         return f"https://www.reddit.com/{kind}/{m['name']}", "reddit"
@@ -394,7 +397,7 @@ def discover(address: str, *, fetcher: Fetcher, now: datetime, limit: int = 10) 
     result = run.fetch_page(url)
     feed = run.parse(result)
     if feed is not None:
-        return Discovery(address, (_candidate(url, feed),), "feed")
+        return Discovery(address, (_candidate(result.moved_to or url, feed),), "feed")
     page = _read_page(result)
     candidates = run.verify(page.alternates)
     if not candidates and page.channel_id:
@@ -579,7 +582,7 @@ def _read_page(result: FetchResult) -> _Page:
     text = body.decode("utf-8", "replace")
     reader = _LinkReader()
     try:
-        reader.feed(text)
+        reader.feed(text[:MAX_HTML])  # feed links live in <head>; a page can be 10 MB
         reader.close()
     except Exception:  # noqa: BLE001 - HTMLParser is lenient; never fail on a page
         log.debug("unreadable HTML at %s", result.final_url, exc_info=True)

@@ -76,10 +76,12 @@ def platforms(platform_tls) -> Iterator[dict[str, FeedServer]]:
         for host, routes in SITES.items():
             server = FeedServer(DATA, tls=platform_tls).start()
             for path, spec in routes.items():
-                name, ctype, status = (spec, None, 200) if isinstance(spec, str) else (*spec, 200)
+                name, ctype, status, location = _route(spec)
                 body = (DATA / name).read_bytes()
-                ctype = ctype or TYPES[Path(name).suffix]
-                server.add(path, body, headers={"Content-Type": ctype}, status=status)
+                headers = {"Content-Type": ctype or TYPES[Path(name).suffix]}
+                if location:
+                    headers["Location"] = location
+                server.add(path, body, headers=headers, status=status)
             servers[host] = server
         # The FeedServer's own hostile routes (/slow, /big, /redirect...) over the
         # files of tests/data/discover.
@@ -88,6 +90,13 @@ def platforms(platform_tls) -> Iterator[dict[str, FeedServer]]:
     finally:
         for server in set(servers.values()):
             server.stop()
+
+
+def _route(spec: str | list) -> tuple[str, str | None, int, str | None]:
+    """A sites.json route: "file", [file, content-type] or [file, type, status, Location]."""
+    values = [spec] if isinstance(spec, str) else list(spec)
+    name, ctype, status, location = values + [None, None, 200, None][len(values) :]
+    return name, ctype, status, location
 
 
 def resolver(servers: dict[str, FeedServer]):
