@@ -335,7 +335,8 @@ class Corpus:
             k = rng.randint(1, 3)
             self.extra[i] += k
             added += k
-            body = self.make_document(i, self.seed, extra=self.extra[i]).body
+            doc = self.make_document(i, self.seed, fmt=self.base[i].fmt, extra=self.extra[i])
+            body = doc.body
             self._put(i, body, i not in self.unconditional, modified)
         return added
 
@@ -366,8 +367,9 @@ class Side:
 
     def close(self) -> float:
         """Ends the process; returns its tree's CPU seconds from start to end."""
-        assert self.proc.stdin is not None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.close()
+        self.proc.stdout.close()
         if self.proc.wait() != 0:
             raise RuntimeError(f"the benchmark process failed (exit {self.proc.returncode})")
         return _children_cpu() - self.cpu0

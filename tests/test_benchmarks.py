@@ -53,3 +53,67 @@ def test_corpus_is_deterministic_and_mixed(corpus):
     bodies = b"".join(corpus.make_document(i, seed=1).body for i in range(12))
     for needle in (b"script", b"onerror", b"javascript:", b"iframe", b"style"):
         assert needle in bodies
+
+
+def test_new_entries_go_on_top_and_the_others_stay(corpus):
+    """The churn scenario's documents: ``extra`` newer entries, the rest unchanged."""
+    url = "http://127.0.0.1:8000/feeds/x"
+    for fmt in corpus.FORMATS:
+        base = corpus.make_document(5, seed=2, fmt=fmt)
+        more = corpus.make_document(5, seed=2, fmt=fmt, extra=3)
+        old = parse_feed(base.body, url=url, headers={"Content-Type": base.content_type}, now=NOW)
+        new = parse_feed(more.body, url=url, headers={"Content-Type": more.content_type}, now=NOW)
+        assert more.entries == base.entries + 3 == len(new.entries)
+        added, kept = new.entries[:3], new.entries[3:]
+        assert [(e.guid, e.title, e.content_html) for e in kept] == [
+            (e.guid, e.title, e.content_html) for e in old.entries
+        ]
+        assert {e.guid for e in added}.isdisjoint(e.guid for e in old.entries)
+        assert min(e.published for e in added) > max(e.published for e in old.entries)
+
+
+@pytest.fixture(scope="module")
+def side_by_side(corpus, tmp_path_factory):
+    """``ingest.py --compare`` on 4 RSS/Atom documents and one churn tick: every tool
+    present runs for real (reader from benchmarks/out/reader-venv, newsboat from PATH;
+    nothing is installed here)."""
+    sys.path.insert(0, str(CORPUS_PATH.parent))
+    sys.path.insert(0, str(CORPUS_PATH.parents[1] / "tests"))
+    try:
+        import _compare
+        from feedserver import FeedServer
+    finally:
+        sys.path.remove(str(CORPUS_PATH.parent))
+    docs = [corpus.make_document(i, seed=1, fmt=("rss20", "atom10")[i % 2]) for i in range(4)]
+    servers = [FeedServer().start()]
+    urls = [servers[0].add(d.path, d.body, headers={"Content-Type": d.content_type}) for d in docs]
+    try:
+        res = _compare.compare(
+            docs, servers, urls, tmp_path_factory.mktemp("compare"), seed=1, ticks=1, install=False
+        )
+    finally:
+        servers[0].stop()
+    meta = {
+        "feeds": 4, "seed": 1, "entries": sum(d.entries for d in docs), "total_mb": 0.1,
+        "cpus": 2, "python": "3", "load_before": 0.0, "load_after": 0.0, "ticks": 1,
+    }  # fmt: skip
+    return res, _compare.report(res, meta), sum(d.entries for d in docs)
+
+
+@pytest.mark.parametrize("tool", ["ours", "reader", "newsboat"])
+def test_compare_runs_each_tool_through_cold_warm_and_churn(side_by_side, tool):
+    res, text, entries = side_by_side
+    if tool in res["skipped"]:
+        pytest.skip(f"{tool} not available: {res['skipped'][tool]}")
+    runs = res["tools"][tool]
+    assert runs["cold"]["new_entries"] == entries
+    assert runs["cold"]["errors"] == 0
+    assert runs["warm"]["new_entries"] == 0
+    tick = runs["churn"][0]
+    assert tick["served_new"] > 0 and tick["new_entries"] == tick["served_new"]
+    assert all(r["wall"] > 0 and r["cpu"] > 0 and r["rss_mb"] > 0 for r in (runs["cold"], tick))
+    if tool == "ours":
+        assert runs["warm"]["not_modified"] == 4
+        assert res["floor"]["not_modified"] == 4
+    assert f"| cold | {tool} |" in text
+    assert "| warm wall ≤ 1.3 × fetch-only floor |" in text
