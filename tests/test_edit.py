@@ -154,29 +154,45 @@ def test_add_feed_says_already_followed_with_its_place(feeds: Path) -> None:
 
 def test_unsubscribe_and_undo_put_the_feed_back(feeds: Path) -> None:
     set_feed_refresh(feeds, "https://two.example/", "30m")
+    text = feeds.read_text()
     before = load_config(feeds)
     removed = remove_feed(feeds, "https://two.example/")
     assert removed == RemovedFeed(
-        url="https://two.example/", tab="A", tab_index=0, index=1, title="Two", refresh="30m"
+        url="https://two.example/",
+        tab="A",
+        tab_index=0,
+        index=1,
+        title="Two",
+        refresh="30m",
+        comments=(("url", "# eol two", 35), ("title", "# eol title", 20)),
+        lines_above=1,  # "# about two"
     )
     assert load_config(feeds).feed("https://two.example/") is None
+    assert "# about two" in feeds.read_text()  # comment lines stay in the file
     # The dashboard keeps it in a form field or a store: JSON and pickle round trips.
     again = RemovedFeed.from_json(removed.to_json())
     assert again == removed == pickle.loads(pickle.dumps(removed))
     config = restore_feed(feeds, again)
+    assert feeds.read_text() == text  # byte for byte, comments where they were
     assert layout(config) == layout(before)
-    old, new = before.feed("https://two.example/"), config.feed("https://two.example/")
-    assert new is not None and old is not None
-    assert (new.tab, new.title, new.refresh) == (old.tab, old.title, old.refresh)
     with pytest.raises(AlreadyFollowed):
         restore_feed(feeds, again)
 
-    # The eol comment of a plain URL goes and comes back with it.
-    removed = remove_feed(feeds, "https://one.example/")
-    assert removed.comment == "# eol one"
-    restore_feed(feeds, removed)
-    assert "- https://one.example/ # eol one\n" in feeds.read_text()
-    assert sorted(comments(feeds.read_text())) == sorted(comments(FEEDS))
+
+EXAMPLE = ROOT / "config" / "feeds.yaml"
+
+
+@pytest.mark.parametrize("text", [FEEDS, FEEDS.replace("# the end\n", ""), EXAMPLE.read_text()])
+def test_undo_restores_the_file_byte_for_byte_for_every_feed(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text)
+    urls = [f.url for f in load_config(path).feeds]
+    assert len(urls) >= 3
+    for url in urls:
+        removed = remove_feed(path, url)
+        assert path.read_text() != text
+        restore_feed(path, RemovedFeed.from_json(removed.to_json()))
+        assert path.read_text() == text, url
 
 
 def test_undo_recreates_a_deleted_tab_at_its_place(feeds: Path) -> None:

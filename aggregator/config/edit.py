@@ -18,55 +18,47 @@ them safe against each other and against a hand edit:
   thrown away, the file re-read and the change applied again to the person's
   version (a few times at most), never written over it.
 
-ruamel attaches a comment line to the element *before* it, so inserting after the
-last element or deleting an element would move or drop the comments around it. The
-``_tail`` helpers below keep comment lines where the person wrote them (ruamel keeps
-a comment in the ``.ca`` attribute of the collection holding the preceding node).
+Layout: this module holds the operations; ``_writer`` the locked, checked
+read-change-write they all go through; ``_roundtrip`` the ruamel machinery that keeps
+comment lines where the person wrote them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import errno
-import fcntl
-import io
 import json
-import logging
-import os
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.tokens import CommentToken
 
 from aggregator.errors import ConfigError, ConfigProblem, NotFound
 from aggregator.models import Config, Contact
 
 from . import values
+from ._roundtrip import (
+    _append,
+    _attach_following,
+    _delete,
+    _delete_key,
+    _detach_following,
+    _element_tail,
+    _eol_comments,
+    _get,
+    _insert_at,
+    _keeping_tail,
+    _lines_above,
+    _set,
+    _split_inner,
+)
+from ._writer import _edit
 from .contacts import parse_contacts
 from .feeds import REFRESH_RANGE, parse_config
-from .yamlfile import Problems, atomic_write, compose, decode, fail
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# One writer at a time in this process (the folder lock below also serialises
-# threads, since each takes it through its own file descriptor; this one is cheap).
-_write_lock = threading.Lock()
-
-# How many times an edit is re-applied to a file that an editor keeps changing
-# between our read and our rename, and how long an edit waits for another one.
-MAX_ATTEMPTS = 5
-LOCK_TIMEOUT = 10.0
+from .yamlfile import fail
 
 
 class AlreadyFollowed(ConfigError):
@@ -84,7 +76,9 @@ class RemovedFeed:
 
     Plain values only, so that it pickles and goes through JSON (``to_json`` /
     ``from_json``): the dashboard keeps it for « Annuler ». ``refresh`` is the text
-    that was written (``15m``); ``comment`` the feed's end-of-line comment.
+    that was written (``15m``); ``comments`` its end-of-line comments (key: ``url``,
+    ``title`` or ``refresh``; text; column); ``lines_above`` how many comment lines were right above it
+    (they stay in the file, and go back above it).
     """
 
     url: str
@@ -93,7 +87,8 @@ class RemovedFeed:
     index: int
     title: str | None = None
     refresh: str | None = None
-    comment: str | None = None
+    comments: tuple[tuple[str, str, int], ...] = ()
+    lines_above: int = 0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True)
@@ -110,12 +105,27 @@ class RemovedFeed:
         for name in ("url", "tab"):
             if not isinstance(raw[name], str) or not raw[name].strip():
                 raise ValueError(f"not a removed feed: bad {name}")
-        for name in ("tab_index", "index"):
+        for name in ("tab_index", "index", "lines_above"):
             if type(raw[name]) is not int or raw[name] < 0:
                 raise ValueError(f"not a removed feed: bad {name}")
-        for name in ("title", "refresh", "comment"):
+        for name in ("title", "refresh"):
             if raw[name] is not None and not isinstance(raw[name], str):
                 raise ValueError(f"not a removed feed: bad {name}")
+        comments = raw["comments"]
+        if not isinstance(comments, list) or not all(
+            isinstance(one, list)
+            and len(one) == 3
+            and one[0] in ("url", "title", "refresh")
+            and isinstance(one[1], str)
+            and one[1].startswith("#")
+            and "\n" not in one[1]
+            and "\r" not in one[1]
+            and type(one[2]) is int
+            and 0 <= one[2] <= 1000
+            for one in comments
+        ):
+            raise ValueError("not a removed feed: bad comments")
+        raw["comments"] = tuple((key, text, column) for key, text, column in comments)
         return cls(**raw)
 
 
@@ -224,9 +234,10 @@ def remove_feed(path: str | Path, url: str) -> RemovedFeed:
         found = _locate(data, url)
         if found is None:
             raise NotFound(f"no feed {url!r} in {path}")
-        tab_index, _, index = found
-        tab = _tabs(data)[tab_index]
-        item, eol = _take(data, found)
+        tab_index, tab, index = found
+        comments = _eol_comments(tab["feeds"], index)
+        above = _lines_above(tab, "feeds", index)
+        item, _ = _take(data, found)
         fields = item if isinstance(item, CommentedMap) else {"url": item}
         removed.append(
             RemovedFeed(
@@ -236,7 +247,8 @@ def remove_feed(path: str | Path, url: str) -> RemovedFeed:
                 index=index,
                 title=_text(fields.get("title")),
                 refresh=_text(fields.get("refresh")),
-                comment=eol,
+                comments=comments,
+                lines_above=above,
             )
         )
         return data
@@ -253,9 +265,12 @@ def restore_feed(path: str | Path, removed: RemovedFeed) -> Config:
     refresh = _checked_refresh(file, removed.refresh)
     tab = _checked_tab_name(file, removed.tab)
     title = _clean(removed.title)
-    comment = removed.comment if removed.comment and removed.comment.startswith("#") else None
-    if comment and ("\n" in comment or "\r" in comment):
-        comment = None
+    # Only well-formed end-of-line comments (from_json checks the same).
+    eols = {
+        key: (text, column)
+        for key, text, column in removed.comments
+        if text.startswith("#") and "\n" not in text and "\r" not in text
+    }
 
     def change(data: Any) -> Any:
         if data is None:
@@ -270,13 +285,18 @@ def restore_feed(path: str | Path, removed: RemovedFeed) -> Config:
                 item["title"] = title
             if refresh:
                 item["refresh"] = refresh
+            for key in item:
+                if key in eols:
+                    text, column = eols[key]
+                    _set((item, key, 2), CommentToken(text + "\n", CommentMark(column)))
         _insert_feed(
             data,
             tab,
             item,
-            eol=comment,
+            eol=None if isinstance(item, CommentedMap) else eols.get("url"),
             index=removed.index,
             tab_index=removed.tab_index,
+            keep_above=removed.lines_above,
             file=file,
         )
         return data
@@ -528,29 +548,15 @@ def _as_mapping(feeds: CommentedSeq, index: int) -> CommentedMap:
     return item
 
 
-def _delete_key(item: CommentedMap, key: str) -> None:
-    """Delete one key of a block mapping; the comment lines after it stay in place."""
-    keys = list(item)
-    position = keys.index(key)
-    following = _detach_following(_element_tail(item, key))
-    del item[key]
-    if position > 0:
-        _attach_following(_element_tail(item, keys[position - 1]), following)
-    elif item:
-        _attach_following(_element_tail(item, next(iter(item))), following)
-
-
-def _take(data: Any, found: Found) -> tuple[Any, str | None]:
-    """Remove a feed from its tab; returns the item and its end-of-line comment when
-    the item is a plain URL (a mapping carries its own comments)."""
+def _take(data: Any, found: Found) -> tuple[Any, tuple[str, int] | None]:
+    """Remove a feed from its tab; returns the item and, for a plain URL, its
+    end-of-line comment and column (a mapping carries its own comments)."""
     _, tab, index = found
     feeds = tab["feeds"]
     item = feeds[index]
     eol = None
     if not isinstance(item, CommentedMap):
-        token = _get((feeds, index, 0))
-        if token is not None and token.value.startswith("#"):
-            eol = token.value.partition("\n")[0].rstrip()
+        eol = next(((text, column) for _, text, column in _eol_comments(feeds, index)), None)
     _delete(tab, "feeds", index)
     return item, eol
 
@@ -579,13 +585,15 @@ def _insert_feed(
     item: Any,
     *,
     file: str,
-    eol: str | None = None,
+    eol: tuple[str, int] | None = None,
     index: int | None = None,
     tab_index: int | None = None,
+    keep_above: int | None = None,
     create_tab: bool = True,
 ) -> None:
     """Put a feed item in a tab, at ``index`` or at the end; the tab is created (at
-    ``tab_index`` or at the end) if missing."""
+    ``tab_index`` or at the end) if missing. ``keep_above`` (an undo): that many of
+    the comment lines before the place stay above the item, even at the end."""
     position = _tab_index(data, tab_name)
     if position is None:
         if not create_tab:
@@ -596,7 +604,8 @@ def _insert_feed(
     tabs = _tabs(data)
     target = tabs[position]
     # Nested on purpose: each level keeps the comment lines that follow it.
-    with _keeping_tail(data), _keeping_tail(tabs), _keeping_tail(target):
+    keepers = [_keeping_tail(data), _keeping_tail(tabs), _keeping_tail(target)]
+    with keepers[0], keepers[1], keepers[2]:
         feeds = target.get("feeds")
         if not isinstance(feeds, CommentedSeq):
             target["feeds"] = feeds = CommentedSeq()
@@ -604,25 +613,25 @@ def _insert_feed(
             feeds.fa.set_block_style()
         if index is None or index >= len(feeds):
             index = len(feeds)
-            feeds.append(item)
+            if keep_above and feeds:
+                # Detached by the _keeping_tail above: the lines that followed the
+                # last feed; the first ones were above the feed put back.
+                keeper = next(k for k in reversed(keepers) if k.following)
+                lines = keeper.following.splitlines(keepends=True)
+                feeds.append(item)
+                _attach_following(_element_tail(feeds, index - 1), "".join(lines[:keep_above]))
+                keeper.following = "".join(lines[keep_above:])
+            else:
+                feeds.append(item)
         else:
-            _insert_at(target, "feeds", index, item)
+            _insert_at(target, "feeds", index, item, keep_above or 0)
     if eol and not isinstance(item, CommentedMap) and not feeds.fa.flow_style():
+        text, column = eol
         token = _get((feeds, index, 0))
         if token is None:
-            _set((feeds, index, 0), CommentToken(eol + "\n", CommentMark(0)))
+            _set((feeds, index, 0), CommentToken(text + "\n", CommentMark(column)))
         elif not token.value.startswith("#"):
-            token.value = eol + token.value
-
-
-def _insert_at(parent: CommentedMap, key: str, index: int, item: Any) -> None:
-    """Insert before ``parent[key][index]``; the comment lines above that element
-    stay right above it (they are about it), below the new one. Lines above the
-    first element stay at the top of the list."""
-    seq = parent[key]
-    following = _detach_following(_element_tail(seq, index - 1)) if index > 0 else ""
-    seq.insert(index, item)
-    _attach_following(_element_tail(seq, index), following)
+            _set((feeds, index, 0), CommentToken(text + token.value, CommentMark(column)))
 
 
 def _reorder(data: CommentedMap, order: list[int]) -> None:
@@ -659,18 +668,6 @@ def _reorder(data: CommentedMap, order: list[int]) -> None:
         head = entry[3] or []
         head.append(CommentToken(above[order[0]], CommentMark(0)))
         entry[3] = head
-
-
-def _split_inner(following: str, col: int) -> tuple[str, str]:
-    """(the first comment lines indented at least ``col - 1``, the rest)."""
-    lines = following.splitlines(keepends=True)
-    cut = 0
-    while cut < len(lines):
-        line = lines[cut]
-        if not line.strip() or len(line) - len(line.lstrip(" ")) < col - 1:
-            break
-        cut += 1
-    return "".join(lines[:cut]), "".join(lines[cut:])
 
 
 def save_contact(
@@ -740,255 +737,19 @@ def _same_name(tab: Any, name: str) -> bool:
     return text.strip().casefold() == name.casefold()
 
 
-# --- read, change, validate, write -------------------------------------------------
-
-
-class _Changed(Exception):
-    """The file on disk is not the one the edit started from."""
-
-
-def _edit(
-    path: str | Path,
-    validate: Callable[[str, str], T],
-    change: Callable[[Any], Any],
-    *,
-    flat: bool = False,
-) -> T:
-    path = Path(path)
-    file = str(path)
-    with _write_lock, _folder_lock(path.parent, file):
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                data: bytes | None = path.read_bytes()
-            except FileNotFoundError:
-                data = None
-            except OSError as e:
-                raise fail(file, f"cannot read this file: {e.strerror}") from e
-            text = "" if data is None else decode(data, file)
-            validate(text, file)  # refuse to edit a file that is already invalid
-            yaml = _round_trip(compose(text, Problems(file)), flat=flat)
-            new = change(yaml.load(text))
-            out = io.StringIO()
-            yaml.dump(new, out)
-            new_text = out.getvalue()
-            if "\r\n" in text:  # ruamel writes "\n"; keep a Windows file's line endings
-                new_text = new_text.replace("\r\n", "\n").replace("\n", "\r\n")
-            result = validate(new_text, file)
-            if data is not None and new_text == text:
-                return result  # nothing to change (moved to the tab it is in...)
-
-            def unchanged(data: bytes | None = data) -> None:
-                # An editor does not take our lock: look again, as late as possible.
-                try:
-                    now = path.read_bytes()
-                except FileNotFoundError:
-                    now = None
-                if now != data:
-                    raise _Changed
-
-            try:
-                atomic_write(path, new_text, before_replace=unchanged)
-            except _Changed:
-                log.info("%s changed while being edited; applying the change again", file)
-                continue
-            return result
-    raise fail(
-        file,
-        f"this file was changed {MAX_ATTEMPTS} times while being edited; nothing was"
-        " written, try again",
-    )
-
-
-@contextlib.contextmanager
-def _folder_lock(folder: Path, file: str) -> Iterator[None]:
-    """An exclusive lock on the folder of the file, across processes.
-
-    On the folder rather than on a lock file: nothing is left beside the person's
-    files, and the file itself cannot be locked since every edit replaces it (a lock
-    on the old inode would not stop the next edit). flock locks belong to an open file
-    description, so two threads with their own descriptors exclude each other too.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                if time.monotonic() > deadline:
-                    raise fail(
-                        file, "another edit of this file is taking too long; try again"
-                    ) from None
-                time.sleep(0.01)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _round_trip(root: Node | None, *, flat: bool = False) -> YAML:
-    """A round-trip YAML whose indentation matches what the file already uses.
-
-    ruamel has one global indentation setting; we take it from the first block
-    mapping and the first block list found (breadth first). Otherwise: lists
-    indented under their key ("  - "), or ``flat`` at column 0 for a file that is
-    a top-level list (contacts.yaml).
-    """
-    mapping_indent = sequence_indent = offset = None
-    queue: list[tuple[Node, int]] = [(root, 0)] if root is not None else []
-    while queue and (mapping_indent is None or sequence_indent is None):
-        node, parent_col = queue.pop(0)
-        if isinstance(node, SequenceNode):
-            if not node.flow_style and node.value and sequence_indent is None:
-                dash = node.start_mark.column
-                offset = dash - parent_col
-                sequence_indent = node.value[0].start_mark.column - parent_col
-            queue.extend((item, node.value[0].start_mark.column) for item in node.value)
-        elif isinstance(node, MappingNode):
-            for key, value in node.value:
-                if (
-                    isinstance(value, MappingNode)
-                    and not value.flow_style
-                    and value.value
-                    and mapping_indent is None
-                    and value.start_mark.line > key.start_mark.line
-                ):
-                    mapping_indent = value.value[0][0].start_mark.column - key.start_mark.column
-                queue.append((value, key.start_mark.column))
-    yaml = YAML(typ="rt", pure=True)
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never fold a long URL or title onto two lines
-    if sequence_indent is None or sequence_indent <= (offset or 0):
-        sequence_indent, offset = (2, 0) if flat else (4, 2)
-    yaml.indent(mapping=mapping_indent or 2, sequence=sequence_indent, offset=offset or 0)
-    return yaml
-
-
-# --- keeping comment lines where they were -----------------------------------------
-
-Slot = tuple[Any, Any, int]  # (container, key or index, position in its ca.items entry)
-
-
-def _is_block(value: Any) -> bool:
-    return (
-        isinstance(value, CommentedMap | CommentedSeq) and bool(value) and not value.fa.flow_style()
-    )
-
-
-def _tail(container: Any) -> Slot | None:
-    """Where ruamel keeps the comment lines that follow ``container``'s last line."""
-    if not _is_block(container):
-        return None
-    key = next(reversed(container)) if isinstance(container, CommentedMap) else len(container) - 1
-    return _element_tail(container, key)
-
-
-def _element_tail(container: Any, key: Any) -> Slot:
-    value = container[key]
-    if _is_block(value):
-        inner = _tail(value)
-        assert inner is not None
-        return inner
-    return (container, key, 2 if isinstance(container, CommentedMap) else 0)
-
-
-def _get(slot: Slot) -> CommentToken | None:
-    container, key, pos = slot
-    entry = container.ca.items.get(key)
-    return entry[pos] if entry and len(entry) > pos else None
-
-
-def _set(slot: Slot, token: CommentToken | None) -> None:
-    container, key, pos = slot
-    entry = container.ca.items.setdefault(key, [None, None, None, None])
-    while len(entry) <= pos:
-        entry.append(None)
-    entry[pos] = token
-
-
-def _detach_following(slot: Slot | None) -> str:
-    """Remove and return the comment lines after the element; keep its end-of-line comment."""
-    token = _get(slot) if slot else None
-    if token is None:
-        return ""
-    text = token.value
-    if text.startswith("#"):  # an end-of-line comment comes first
-        eol, _, following = text.partition("\n")
-        token.value = eol + "\n"
-        return following
-    _set(slot, None)  # type: ignore[arg-type]
-    return text[1:] if text.startswith("\n") else text
-
-
-def _attach_following(slot: Slot | None, following: str) -> None:
-    if not following or slot is None:
-        return
-    token = _get(slot)
-    if token is not None:
-        token.value = token.value + following
-    else:
-        _set(slot, CommentToken("\n" + following, CommentMark(0)))
-
-
-def _append(seq: CommentedSeq, item: Any) -> None:
-    """Append a tab or a contact, separated by a blank line if the others are."""
-    blank = any(
-        (token := _get(_element_tail(seq, i))) is not None and "\n\n" in token.value
-        for i in range(len(seq) - 1)
-    )
-    with _keeping_tail(seq):
-        seq.fa.set_block_style()
-        seq.append(item)
-    if blank and len(seq) > 1:
-        _attach_following(_element_tail(seq, len(seq) - 2), "\n")
-
-
-class _keeping_tail:
-    """Around a change at the end of ``container``: comment lines that followed its
-    last line still follow its (new) last line, instead of landing above the new
-    element."""
-
-    def __init__(self, container: Any) -> None:
-        self.container = container
-
-    def __enter__(self) -> None:
-        self.following = _detach_following(_tail(self.container))
-
-    def __exit__(self, *exc: object) -> None:
-        _attach_following(_tail(self.container), self.following)
-
-
-def _head_text(tokens: list[CommentToken]) -> str:
-    # Head comments are one token per line, their indentation kept as a column.
-    return "".join(
-        t.value if t.value.startswith("\n") else " " * (t.column or 0) + t.value for t in tokens
-    )
-
-
-def _delete(parent: CommentedMap, key: str, index: int) -> None:
-    """Delete ``parent[key][index]``, dropping its end-of-line comment only."""
-    seq = parent[key]
-    following = _detach_following(_element_tail(seq, index))
-    del seq[index]
-    if index > 0:
-        _attach_following(_element_tail(seq, index - 1), following)
-    elif seq:
-        # The lines were above the new first item: they become the list's head comment.
-        head = seq.ca.comment
-        if head is None:
-            seq.ca.comment = head = [None, []]
-        if head[1] is None:
-            head[1] = []
-        head[1].append(CommentToken(following, CommentMark(0)))
-    else:
-        # Now empty: written "[]" on the key's line. ruamel cannot place comment lines
-        # inside an empty list, so the ones that were above the item go below it.
-        head = seq.ca.comment[1] if seq.ca.comment and seq.ca.comment[1] else []
-        entry = parent.ca.items.get(key)
-        if entry and len(entry) > 3:
-            entry[3] = None
-        parent[key] = CommentedSeq()
-        _attach_following((parent, key, 2), _head_text(head) + following)
+__all__ = [
+    "AlreadyFollowed",
+    "RemovedFeed",
+    "add_feed",
+    "add_feeds",
+    "add_tab",
+    "delete_tab",
+    "move_feed",
+    "remove_feed",
+    "rename_feed",
+    "rename_tab",
+    "reorder_tabs",
+    "restore_feed",
+    "save_contact",
+    "set_feed_refresh",
+]
