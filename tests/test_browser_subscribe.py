@@ -132,10 +132,12 @@ def shots(browser, pages: dict[str, str]) -> None:
             pg = context.new_page()
             pg.set_default_timeout(5000)
             for name, url in pages.items():
-                pg.goto(url)
+                response = pg.goto(url)
+                assert response is not None and response.ok, (name, url)
                 label = f"subscribe-{name}-{kind}-{scheme}"
                 pg.screenshot(path=str(OUTPUT / f"{label}.png"), full_page=True)
-                wide = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                # Not innerWidth: on a phone the layout viewport grows with the content.
+                wide = pg.evaluate("document.documentElement.scrollWidth") - viewport["width"]
                 assert wide <= 0, f"{label}: {wide}px wider than the screen"
                 found = ENGLISH.findall(pg.locator("main").inner_text())
                 assert not found, f"{label}: English on a French page: {found}"
@@ -338,14 +340,25 @@ def test_screenshots_of_every_new_page(world, page, browser, tmp_path):
     page.get_by_role("button", name="Lire le fichier").click()
     page.wait_for_url("**/import-opml/review?**")
     review = page.url
-    removed = srv.url("/known.xml")
+    # a removed feed kept for a starred article, and a tab with two feeds to manage
     from datetime import UTC, datetime
 
-    from aggregator.config.edit import remove_feed
+    from aggregator.config.edit import add_feed, remove_feed
+    from aggregator.models import Entry
 
+    st, removed = world["st"], srv.url("/known.xml")
+    now = datetime.now(UTC)
+    kept = Entry(
+        feed_url=removed, guid="g1", title="Gardé", link="https://x.example/1", author=None,
+        published=now, updated=None, content_html="<p>x</p>", summary="x",
+    )  # fmt: skip
+    st.storage.upsert_entries(removed, [kept], now=now)
+    st.storage.set_starred(st.storage.entries(feed_url=removed, limit=1)[0][0].id, True)
     remove_feed(world["config"], removed)  # as the CLI's « aggregator remove » does
-    world["st"].config_source.refresh()
-    world["st"].storage.sync_feeds(world["st"].config.feeds, now=datetime.now(UTC))
+    add_feed(world["config"], "Veille", srv.url("/site/feed.xml"), "Le Blog de Léa", refresh="2h")
+    add_feed(world["config"], "Veille", srv.url("/site/comments.xml"))
+    st.config_source.refresh()
+    st.storage.sync_feeds(st.config.feeds, now=now)
     forget = base + "feeds/forget?url=" + removed
     shots(
         browser,

@@ -41,6 +41,15 @@ bp = Blueprint("manage", __name__)
 # The refresh choices offered (feeds.yaml accepts any duration from 1 min to 7 days;
 # a value written by hand that is not in this list is shown and kept as it is).
 REFRESH_CHOICES = ("15m", "30m", "1h", "2h", "6h", "12h", "1d")
+REFRESH_LABELS = {
+    "15m": "every 15 minutes",
+    "30m": "every 30 minutes",
+    "1h": "every hour",
+    "2h": "every 2 hours",
+    "6h": "every 6 hours",
+    "12h": "every 12 hours",
+    "1d": "every day",
+}
 DEFAULT_REFRESH = ""  # the form's value for "use settings.refresh"
 
 
@@ -108,6 +117,7 @@ def page() -> Any:
         current_tab=None,
         managed=tabs,
         refresh_choices=REFRESH_CHOICES,
+        refresh_labels=REFRESH_LABELS,
         default_refresh=settings_refresh(),
         new_tab=NEW_TAB,
     )

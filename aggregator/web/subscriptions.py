@@ -68,6 +68,34 @@ EXAMPLES = (
         "https://bsky.app/profile/alice.bsky.social",
     ),
 )
+# discover's platform names, as shown ("website" and "feed" are words to translate).
+PLATFORMS = {
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "youtube": "YouTube",
+    "reddit": "Reddit",
+    "peertube": "PeerTube",
+    "substack": "Substack",
+    "medium": "Medium",
+}
+FEED_KINDS = (("rss", "RSS"), ("atom", "Atom"), ("json", "JSON Feed"))
+
+
+def platform_label(platform: str | None) -> str | None:
+    if not platform:
+        return None
+    if platform == "website":
+        return _("website")
+    if platform == "feed":
+        return _("feed address")
+    return PLATFORMS.get(platform, platform)
+
+
+def kind_label(kind: str | None) -> str | None:
+    """``rss20`` -> ``RSS``, ``atom10`` -> ``Atom``, ``json11`` -> ``JSON Feed``."""
+    return next((label for prefix, label in FEED_KINDS if (kind or "").startswith(prefix)), None)
+
+
 PLACEHOLDER = "https://… or @name@instance"
 
 
@@ -346,7 +374,7 @@ def add_preview() -> Any:
         {
             "url": c.url,
             "title": c.title or c.url,
-            "kind": c.kind,
+            "kind": kind_label(c.kind),
             "headlines": list(c.headlines)[:PREVIEW_HEADLINES],
             "site_link": c.site_link,
             "followed": normalize_url(c.url) in followed,
@@ -359,6 +387,7 @@ def add_preview() -> Any:
         title=_("Add content"),
         current_tab=None,
         found=found,
+        platform=platform_label(found.platform),
         token=text_arg("d", max_length=64),
         candidates=candidates,
         first=first,
