@@ -296,6 +296,12 @@ def _block(rng: random.Random, site: str) -> str:
 # --- serializations ---------------------------------------------------------------------
 
 
+def _item_rng(it: _Item) -> random.Random:
+    """How an entry is written out (CDATA or escaped, HTML or XHTML) depends on the
+    entry alone: when new entries arrive, the older ones keep their bytes."""
+    return random.Random(it.guid)
+
+
 def _html_field(rng: random.Random, html: str) -> str:
     """HTML inside XML text: escaped (most CMSes) or in a CDATA section."""
     if rng.random() < 0.5 and "]]>" not in html:
@@ -304,9 +310,9 @@ def _html_field(rng: random.Random, html: str) -> str:
 
 
 def _rss20(feed: _Feed, charset: str) -> str:
-    rng = feed.rng
     items = []
     for it in feed.entries:
+        rng = _item_rng(it)
         parts = [
             f"<title>{escape(it.title)}</title>",
             f"<link>{escape(it.link)}</link>",
@@ -335,9 +341,9 @@ def _rss20(feed: _Feed, charset: str) -> str:
 
 
 def _atom10(feed: _Feed, charset: str) -> str:
-    rng = feed.rng
     entries = []
     for it in feed.entries:
+        rng = _item_rng(it)
         content = ""
         if it.content:
             if rng.random() < 0.15:  # inline XHTML: must be well-formed, so escape text only
@@ -378,10 +384,10 @@ def _atom10(feed: _Feed, charset: str) -> str:
 
 
 def _rss10(feed: _Feed, charset: str) -> str:
-    rng = feed.rng
     seq = "".join(f'<rdf:li rdf:resource="{escape(it.link)}"/>' for it in feed.entries)
     items = []
     for it in feed.entries:
+        rng = _item_rng(it)
         body = it.content or it.summary
         items.append(
             f'<item rdf:about="{escape(it.link)}">'

@@ -209,3 +209,19 @@ def test_idle_workers_stop_and_start_again_when_needed():
     assert wait_for(lambda: not worker_pids(), 10)
     with pytest.raises(RuntimeError):
         pool.run(args)
+
+
+@pytest.mark.parametrize("fmt", ["rss20", "atom10", "rss10", "json11"])
+def test_churn_processes_only_the_new_entries(fmt):
+    """The churn scenario's path: a feed that gained two entries has only those two
+    sanitized; the others are recognized by their source hash and skipped."""
+    corpus = load_corpus()
+    url = "http://127.0.0.1:8000/feeds/x"
+    for index in range(3):
+        before = corpus.make_document(index, seed=1, fmt=fmt)
+        after = corpus.make_document(index, seed=1, fmt=fmt, extra=2)
+        first = process_body(url, before.body, {"Content-Type": before.content_type}, url, NOW, {})
+        known = {e.guid: e.content_hash for e in first.entries}
+        again = process_body(url, after.body, {"Content-Type": after.content_type}, url, NOW, known)
+        assert (len(again.entries), again.unchanged) == (2, before.entries)
+        assert {e.guid for e in again.entries}.isdisjoint(known)
