@@ -567,3 +567,40 @@ def test_new_pages_have_no_english(client, server):
         page = text(client.get(path))
         for english in ("Add content", "Manage feeds", "Import (OPML)", "Unsubscribe", "Delete"):
             assert english not in page, (path, english)
+
+
+def test_two_tabs_subscribing_at_once_keep_both(app, site, server):
+    """Two browser tabs confirm at the same moment: both feeds end up in feeds.yaml."""
+    import threading
+
+    clients = [app.test_client(), app.test_client()]
+    feeds = [server.url("/one/feed.xml"), server.url("/blog/feed.xml")]
+    tokens = [preview_token(post(c, "/add", address=f)) for c, f in zip(clients, feeds)]
+    forms = [(c, {"csrf_token": token(c), "d": t, "url": f, "tab": "Tech"})
+             for c, t, f in zip(clients, tokens, feeds)]  # fmt: skip
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def confirm(client, data) -> None:
+        start.wait()
+        codes.append(client.post("/add/confirm", data=data).status_code)
+
+    threads = [threading.Thread(target=confirm, args=form) for form in forms]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes == [302, 302]
+    written = yaml_of(site)
+    assert all(f in written for f in feeds) and "# the end" in written
+
+
+def test_pages_need_the_login_when_a_password_is_set(site):
+    app = make_app(site, AGGREGATOR_PASSWORD="correct horse")
+    try:
+        client = app.test_client()
+        for path in ("/add", "/manage", "/import-opml", "/feeds/forget?url=x"):
+            r = client.get(path)
+            assert r.status_code == 302 and r.headers["Location"].startswith("/login"), path
+    finally:
+        app.extensions["aggregator"].close()
