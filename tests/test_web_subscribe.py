@@ -604,3 +604,13 @@ def test_pages_need_the_login_when_a_password_is_set(site):
             assert r.status_code == 302 and r.headers["Location"].startswith("/login"), path
     finally:
         app.extensions["aggregator"].close()
+
+
+def test_a_platform_without_public_feed_suggests_a_bridge(client, site):
+    before = yaml_of(site)
+    r = post(client, "/add", address="https://www.linkedin.com/in/alice")
+    assert r.status_code == 422
+    page = text(r)
+    assert "ne publie aucun flux public" in page and "RSS-Bridge ou RSSHub" in page
+    assert "Plateforme : LinkedIn" in page
+    assert yaml_of(site) == before
