@@ -491,6 +491,16 @@ def test_opml_upload_review_confirm(app, client, site, server):
         (b"<html><body>nope</body></html>", "n'est pas un fichier OPML"),
         (b"<opml><body>", "n'est pas du XML valide"),
         (b"   ", "Ce fichier est vide."),
+        (  # a bomb without a DTD: nested far deeper than any export
+            b"<opml><body>" + b'<outline text="x">' * 200 + b"</outline>" * 200 + b"</body></opml>",
+            "imbrique ses éléments trop profondément",
+        ),
+        (
+            b"<opml><body>"
+            + b"".join(b'<outline xmlUrl="https://f.example/%d"/>' % i for i in range(5001))
+            + b"</body></opml>",
+            "plus de 5000 flux",
+        ),
     ],
 )
 def test_opml_refusals_are_french_and_write_nothing(client, site, data, expected):
