@@ -347,7 +347,7 @@ def test_unsubscribe_then_undo(app, client, site, server):
 
 def test_unknown_feed_is_a_404(client):
     r = post(client, "/manage/unsubscribe", url="https://nowhere.example/feed")
-    assert r.status_code == 404
+    assert r.status_code == 404 and "Flux inconnu." in text(r)
 
 
 # --- managing tabs --------------------------------------------------------------------
@@ -574,7 +574,9 @@ def test_every_new_post_needs_csrf_and_our_origin(client, site, path):
 
 def test_new_pages_have_no_english(client, server):
     for path in ("/add", "/manage", "/import-opml"):
-        page = text(client.get(path))
+        r = client.get(path)
+        assert r.status_code == 200, path
+        page = text(r)
         for english in ("Add content", "Manage feeds", "Import (OPML)", "Unsubscribe", "Delete"):
             assert english not in page, (path, english)
 
@@ -612,6 +614,11 @@ def test_pages_need_the_login_when_a_password_is_set(site):
         for path in ("/add", "/manage", "/import-opml", "/feeds/forget?url=x"):
             r = client.get(path)
             assert r.status_code == 302 and r.headers["Location"].startswith("/login"), path
+        page = text(client.get("/login"))
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        client.post("/login", data={"csrf_token": csrf, "password": "correct horse"})
+        r = client.get("/add")
+        assert r.status_code == 200 and "Adresse d'un site" in text(r)
     finally:
         app.extensions["aggregator"].close()
 
