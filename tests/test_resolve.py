@@ -285,3 +285,42 @@ def test_export_opml_gives_other_readers_the_resolved_feed(tmp_path: Path, feed_
     assert done.returncode == 0, done.stderr
     assert f'xmlUrl="{feed_server.url("/feed.xml")}"' in done.stdout
     assert f'xmlUrl="{site}"' not in done.stdout
+
+
+# --- storage ------------------------------------------------------------------------
+
+
+def test_resolutions_follow_their_feed(tmp_path: Path):
+    from aggregator.models import FeedConfig
+
+    storage = Storage(tmp_path / "db.sqlite3")
+    try:
+        address = "@alice@mastodon.social"
+        kwargs = {"platform": "mastodon", "candidates": 1, "now": NOW}
+        assert not storage.record_resolution(address, feed_url="https://x/a.rss", **kwargs)
+        assert not storage.record_resolution_failure(address, code="no_feed", message="m", now=NOW)
+        storage.sync_feeds([FeedConfig(address, "Social")], now=NOW)
+        storage.record_success(
+            address, now=NOW, status=200, etag='"e"', last_modified="lm", body_hash="h",
+            next_check=NOW,
+        )  # fmt: skip
+        assert storage.record_resolution(address, feed_url="https://x/a.rss", **kwargs)
+        state = storage.feed(address)
+        assert (state.etag, state.last_modified, state.body_hash) == (None, None, None)
+        later = NOW + timedelta(hours=1)
+        assert storage.record_resolution_failure(address, code="timeout", message="m", now=later)
+        known = storage.resolution(address)
+        assert known is not None
+        assert (known.feed_url, known.resolved_at, known.attempted_at) == (
+            "https://x/a.rss",
+            NOW,
+            later,
+        )
+        assert known.error_code == "timeout" and known.resolved
+        assert storage.resolutions() == {address: known}
+        # Out of feeds.yaml with nothing worth keeping: the feed and what was learnt go.
+        storage.sync_feeds([], now=later)
+        assert storage.resolution(address) is None and storage.resolutions() == {}
+        assert not storage.forget_resolution(address)
+    finally:
+        storage.close()
