@@ -120,7 +120,6 @@ class Discovery:
 # or a look-alike, never something a server publishes.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = rf"(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{0,62}}"
-_HOST_RE = re.compile(_HOST)
 _HOST_PORT_RE = re.compile(rf"{_HOST}(?::[0-9]{{1,5}})?")
 # Mastodon usernames: letters, digits, underscore, with inner dots or dashes.
 _MASTODON_HANDLE = re.compile(
