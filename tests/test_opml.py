@@ -271,6 +271,26 @@ def test_export_route_downloads_the_feeds(tmp_path):
     ]
     assert st.config is not None
 
+    # Once fetched, a feed untitled in feeds.yaml is named by its own title.
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    st.storage.sync_feeds(st.config.feeds, now=now)
+    st.storage.record_success(
+        BLOG,
+        now=now,
+        status=200,
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+        next_check=now,
+        feed_title="Le Blog",
+    )
+    with app.test_client() as client:
+        response = client.get("/export.opml")
+    items = read_opml(response.data, source="download.opml")
+    assert ("Actualités", BLOG, "Le Blog") in items
+
 
 # --- issue 8: feed:// addresses, bombs without a DTD, the dashboard's plan, titles ------
 

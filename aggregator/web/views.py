@@ -211,15 +211,17 @@ def _storage_problem() -> dict[str, Any] | None:
 def export_opml() -> Any:
     """The tabs and feeds of feeds.yaml as an OPML download, for another reader.
 
-    Built from the last valid configuration, like every page; ``htmlUrl`` comes from
-    what fetching learned about each site.
+    Built from the last valid configuration, like every page; ``htmlUrl`` and the
+    name of a feed untitled in feeds.yaml come from what fetching learned.
     """
     st = state()
     config = st.config
     if config is None:
         abort(503, _("The configuration file has errors."))
-    links = {f.url: f.site_link for f in st.storage.feeds() if f.site_link}
-    body = write_opml(config, title=_("Feed aggregator"), site_links=links)
+    feeds = st.storage.feeds()
+    links = {f.url: f.site_link for f in feeds if f.site_link}
+    titles = {f.url: f.title for f in feeds if f.title}
+    body = write_opml(config, title=_("Feed aggregator"), site_links=links, titles=titles)
     return Response(
         body,
         content_type="text/x-opml; charset=utf-8",
