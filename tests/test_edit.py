@@ -435,3 +435,101 @@ def test_two_processes_subscribing_at_once_lose_nothing(feeds: Path) -> None:
         assert got == [f"https://{tab}{i}.example/" for i in range(12)]
     assert next(t for t in config.tabs if t.name == "Inbox").feeds == ()
     assert comments(feeds.read_text()) == comments(FEEDS)
+
+
+# --- any sequence of operations: valid file, the person's comment lines kept ------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+URLS = [f"https://f{i}.example/" for i in range(6)]
+TABS = ["A", "B", "Cé", "D"]
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(TABS), st.sampled_from(URLS)),
+        st.tuples(st.just("move"), st.sampled_from(URLS), st.sampled_from(TABS)),
+        st.tuples(st.just("rename"), st.sampled_from(URLS), st.sampled_from(["", "Titre: x"])),
+        st.tuples(st.just("refresh"), st.sampled_from(URLS), st.sampled_from(["", "15m"])),
+        st.tuples(st.just("remove"), st.sampled_from(URLS + ["https://one.example/"])),
+        st.tuples(st.just("undo")),
+        st.tuples(st.just("add_tab"), st.sampled_from(TABS)),
+        st.tuples(st.just("delete_tab"), st.sampled_from(TABS)),
+        st.tuples(st.just("reorder"), st.randoms(use_true_random=False)),
+    ),
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS)
+def test_any_sequence_keeps_a_valid_file_and_its_comment_lines(
+    tmp_path: Path, operations: list[tuple[Any, ...]]
+) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(FEEDS)
+    # The model: tab -> urls, in order.
+    model: dict[str, list[str]] = {t: [f.url for f in tab.feeds] for t, tab in _tabs(path)}
+    undo: list[RemovedFeed] = []
+    for op in operations:
+        kind = op[0]
+        where = {u: t for t, urls in model.items() for u in urls}
+        try:
+            if kind == "add":
+                add_feed(path, op[1], op[2])
+                model.setdefault(op[1], []).append(op[2])
+            elif kind == "move":
+                move_feed(path, op[1], op[2])
+                if where.get(op[1]) != op[2]:
+                    model[where[op[1]]].remove(op[1])
+                    model.setdefault(op[2], []).append(op[1])
+            elif kind == "rename":
+                rename_feed(path, op[1], op[2] or None)
+            elif kind == "refresh":
+                set_feed_refresh(path, op[1], op[2] or None)
+            elif kind == "remove":
+                undo.append(remove_feed(path, op[1]))
+                model[where[op[1]]].remove(op[1])
+            elif kind == "undo" and undo:
+                removed = undo.pop()
+                restore_feed(path, removed)
+                if removed.tab not in model:  # recreated at its place
+                    items = list(model.items())
+                    items.insert(min(removed.tab_index, len(items)), (removed.tab, []))
+                    model = dict(items)
+                urls = model[removed.tab]
+                urls.insert(min(removed.index, len(urls)), removed.url)
+            elif kind == "add_tab":
+                add_tab(path, op[1])
+                model[op[1]] = []
+            elif kind == "delete_tab":
+                delete_tab(path, op[1], drop_feeds=True)
+                del model[op[1]]
+            elif kind == "reorder":
+                names = list(model)
+                op[1].shuffle(names)
+                reorder_tabs(path, names)
+                model = {n: model[n] for n in names}
+        except AlreadyFollowed:
+            assert kind in ("add", "undo") and (op[-1] if kind == "add" else True) in where
+        except NotFound:
+            assert kind in ("move", "rename", "refresh", "remove", "delete_tab")
+        except ConfigError as e:
+            assert kind == "add_tab" and "already a tab" in str(e), e
+        assert {t: urls for t, urls in _tabs_urls(path)} == model, op
+    # Full comment lines are never dropped, except the ones inside a deleted tab (A's).
+    kept = sorted(comments(path.read_text()))
+    if any(op[0] == "delete_tab" and op[1] == "A" for op in operations):
+        inside_a = {"# about one", "# about two", "# after two"}
+        assert set(comments(FEEDS)) - inside_a <= set(kept) <= set(comments(FEEDS))
+    else:
+        assert kept == sorted(comments(FEEDS))
+
+
+def _tabs(path: Path) -> list[tuple[str, Any]]:
+    return [(t.name, t) for t in load_config(path).tabs]
+
+
+def _tabs_urls(path: Path) -> list[tuple[str, list[str]]]:
+    return [(t.name, [f.url for f in t.feeds]) for t in load_config(path).tabs]
