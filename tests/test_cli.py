@@ -304,6 +304,12 @@ def test_add_a_website_asks_which_feed_then_fetches_it(site):
     assert again.returncode == 1
     assert "already followed in the tab 'Anglais'" in again.stderr
     assert config.read_text(encoding="utf-8") == text
+    # The list says which ones are followed; choosing one stops before asking a tab.
+    again = _run(config, db, "add", home, input="2\n")
+    assert f"2. Offres (anglais)  <{english}>  (already followed, tab 'Anglais')" in again.stdout
+    assert again.returncode == 1 and "Tab [" not in again.stdout
+    assert f"error: {english} is already followed in the tab 'Anglais'" in again.stderr
+    assert config.read_text(encoding="utf-8") == text
 
 
 def test_add_yes_takes_the_first_feed_and_tab_and_remove_undoes_it(site):

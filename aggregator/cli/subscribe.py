@@ -12,8 +12,9 @@ import os
 import click
 
 from aggregator.cli import Paths, cli, utcnow
-from aggregator.config import load_config
+from aggregator.config import load_config, normalize_url
 from aggregator.config.edit import add_feed, remove_feed
+from aggregator.errors import AggregatorError
 from aggregator.models import Config, Settings
 
 DEFAULT_TAB = "Général"
@@ -51,12 +52,18 @@ def add(paths: Paths, address: str, tab: str | None, title: str | None, yes: boo
     platform = f" ({found.platform})" if found.platform else ""
     count = len(candidates)
     click.echo(f"{found.address}{platform}: {count} feed{'s' * (count != 1)} found")
+    followed = _followed(config)
     for number, candidate in enumerate(candidates, 1):
-        click.echo(f"  {number}. {candidate.title or 'untitled'}  <{candidate.url}>")
+        known = followed.get(normalize_url(candidate.url))
+        note = f"  (already followed, tab '{known}')" if known else ""
+        click.echo(f"  {number}. {candidate.title or 'untitled'}  <{candidate.url}>{note}")
     choice = 1
     if count > 1 and not yes:
         choice = click.prompt("Which one?", type=click.IntRange(1, count), default=1)
     chosen = candidates[choice - 1]
+    known = followed.get(normalize_url(chosen.url))
+    if known:  # say it before asking for a tab (add_feed would refuse it anyway)
+        raise AggregatorError(f"{chosen.url} is already followed in the tab '{known}'")
     for headline in chosen.headlines:
         click.echo(f"    - {headline}")
     if tab is None:
@@ -68,6 +75,11 @@ def add(paths: Paths, address: str, tab: str | None, title: str | None, yes: boo
     where = feed.tab if feed is not None else tab
     click.echo(f"added {chosen.url} to the tab '{where}' of {paths.config}")
     _fetch_now(paths, new, chosen.url)
+
+
+def _followed(config: Config | None) -> dict[str, str]:
+    """Normalised URL -> tab, for the feeds of feeds.yaml."""
+    return {normalize_url(f.url): f.tab for f in config.feeds} if config is not None else {}
 
 
 def _default_tab(config: Config | None) -> str:
