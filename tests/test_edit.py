@@ -88,6 +88,15 @@ def test_rename_feed_sets_and_removes_the_title(feeds: Path) -> None:
     assert load_config(feeds) == config
     with pytest.raises(NotFound):
         rename_feed(feeds, "https://nowhere.example/", "X")
+    before = feeds.read_bytes()
+    for bad in ("deux\nlignes", "a\rb"):
+        with pytest.raises(ConfigError, match=r"feeds\.yaml:1:1: title: must fit on one line"):
+            rename_feed(feeds, "https://one.example/", bad)
+        with pytest.raises(ConfigError, match="title: must fit on one line"):
+            add_feed(feeds, "A", "https://new.example/", bad)
+    with pytest.raises(ConfigError, match="the tab name is empty"):
+        add_feed(feeds, "  ", "https://new.example/")
+    assert feeds.read_bytes() == before
 
 
 def test_set_feed_refresh_is_checked_like_the_loader(feeds: Path) -> None:

@@ -165,7 +165,7 @@ def add_feeds(
     refresh = _checked_refresh(file, refresh)
     cleaned = []
     for tab, url, title in items:
-        cleaned.append((_checked_tab_name(file, tab), url.strip(), _clean(title)))
+        cleaned.append((_checked_tab_name(file, tab), url.strip(), _checked_title(file, title)))
 
     def change(data: Any) -> Any:
         if data is None:
@@ -192,7 +192,7 @@ def add_feeds(
 def rename_feed(path: str | Path, url: str, title: str | None) -> Config:
     """Set the feed's title; None or blank removes the ``title:`` key (the feed's own
     title is shown again). NotFound if the URL is not in the file."""
-    return _set_feed_key(path, url, "title", _clean(title))
+    return _set_feed_key(path, url, "title", _checked_title(str(path), title))
 
 
 def set_feed_refresh(path: str | Path, url: str, refresh: str | None) -> Config:
@@ -264,7 +264,7 @@ def restore_feed(path: str | Path, removed: RemovedFeed) -> Config:
     file = str(path)
     refresh = _checked_refresh(file, removed.refresh)
     tab = _checked_tab_name(file, removed.tab)
-    title = _clean(removed.title)
+    title = _checked_title(file, removed.title)
     # Only well-formed end-of-line comments (from_json checks the same).
     eols = {
         key: (text, column)
@@ -494,6 +494,15 @@ def _checked_tab_name(file: str, name: str) -> str:
     if "\n" in name or "\r" in name:
         raise fail(file, "name: must fit on one line")
     return name
+
+
+def _checked_title(file: str, title: str | None) -> str | None:
+    # Checked before writing: the loader's message would point into a file that is
+    # never written.
+    title = _clean(title)
+    if title is not None and ("\n" in title or "\r" in title):
+        raise fail(file, "title: must fit on one line")
+    return title
 
 
 def _checked_refresh(file: str, refresh: str | None) -> str | None:
