@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/ingest.py                 # 1,000 feeds (~5 minutes)
     .venv/bin/python benchmarks/ingest.py --feeds 50      # smoke test (< 1 minute)
     .venv/bin/python benchmarks/ingest.py --json out.json --skip-naive
+    .venv/bin/python benchmarks/ingest.py --compare [--ticks 3] [--install]
+        # ours vs lemon24/reader vs newsboat: cold, warm, churn (see _compare.py)
 
 What it does:
 1. builds a deterministic corpus in memory (``_corpus.py``: RSS 2.0, Atom 1.0, RSS 1.0,
