@@ -324,3 +324,43 @@ def test_resolutions_follow_their_feed(tmp_path: Path):
         assert not storage.forget_resolution(address)
     finally:
         storage.close()
+
+
+# --- the dashboard ------------------------------------------------------------------
+
+
+def test_status_page_says_what_an_address_resolved_to_and_can_look_again(
+    tmp_path: Path, feed_server: FeedServer
+):
+    from websupport import make_app, text, token
+
+    site = feed_server.add("/site/", _page("/feed.xml"), headers={"Content-Type": "text/html"})
+    feed_server.add("/feed.xml", _rss("Le site", "s1"))
+    config, db = tmp_path / "feeds.yaml", tmp_path / "db.sqlite3"
+    write(config, [site])
+    storage = Storage(db)
+    worker = Worker(ConfigSource(config), storage)
+    try:
+        worker.tick(now=NOW)
+    finally:
+        worker.close()
+        storage.close()
+
+    app = make_app({"config": config, "db": db})
+    client = app.test_client()
+    page = text(client.get("/feeds"))
+    assert f'Résolu en <code class="url">{feed_server.url("/feed.xml")}</code>' in page
+    export = client.get("/export.opml").get_data(as_text=True)
+    assert f'xmlUrl="{feed_server.url("/feed.xml")}"' in export and f'xmlUrl="{site}"' not in export
+
+    answer = client.post(
+        "/feeds/refresh",
+        data={"url": site, "resolve": "1", "csrf_token": token(client)},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200
+    assert "sera recherché à nouveau" in text(answer)
+    st = app.extensions["aggregator"]
+    assert st.storage.resolution(site) is None  # forgotten: the next poll looks again
+    assert "Résolu en" not in text(client.get("/feeds"))
+    st.close()

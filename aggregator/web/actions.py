@@ -138,14 +138,26 @@ def undo_read() -> Any:
 
 @bp.post("/feeds/refresh")
 def refresh() -> Any:
-    """Ask the scheduler to fetch one feed (``url``) or every feed at its next tick."""
+    """Ask the scheduler to fetch one feed (``url``) or every feed at its next tick.
+    With ``resolve=1``, an address (a handle, a site) is first forgotten: the next poll
+    looks for the feed behind it again (issue 8: "re-resolves only when asked")."""
     st = state()
     url = text_arg("url", form=True) or None
+    resolve = flag("resolve", form=True)
     if url is not None:
         try:
             st.storage.feed(url)
         except NotFound:
             abort(404, _("Unknown feed."))
+    if resolve and url is not None and st.storage.forget_resolution(url):
+        st.storage.request_refresh(url, now=g.now)
+        message = _(
+            "The feed behind this address will be looked for again at the next tick (within a minute)."
+        )
+        if wants_json():
+            return jsonify({"requested": url, "message": message})
+        flash(message, "info")
+        return _back(url_for("views.feeds"))
     st.storage.request_refresh(url, now=g.now)
     if url:
         message = _(

@@ -525,3 +525,13 @@ FR.update(
         "%(n)s feeds imported into %(m)s tabs: they are fetched within a minute.": "%(n)s flux importés dans %(m)s onglets : ils seront récupérés d'ici une minute.",
     }
 )
+
+
+# addresses in feeds.yaml and the feed found behind them (issue 8, item 3)
+FR.update(
+    {
+        "Resolved to": "Résolu en",
+        "Look for its feed again": "Chercher à nouveau son flux",
+        "The feed behind this address will be looked for again at the next tick (within a minute).": "Le flux derrière cette adresse sera recherché à nouveau au prochain passage (dans la minute).",
+    }
+)

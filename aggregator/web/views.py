@@ -191,6 +191,8 @@ def feeds() -> Any:
         current_tab=None,
         storage_problem=_storage_problem(),
         feeds=st.storage.feeds(include_inactive=True),
+        # addresses (handles, sites) and the feed found behind each (« résolu en … »)
+        resolutions=st.storage.resolutions(),
     )
 
 
@@ -221,7 +223,15 @@ def export_opml() -> Any:
     feeds = st.storage.feeds()
     links = {f.url: f.site_link for f in feeds if f.site_link}
     titles = {f.url: f.title for f in feeds if f.title}
-    body = write_opml(config, title=_("Feed aggregator"), site_links=links, titles=titles)
+    # another reader cannot follow '@alice@mastodon.social': export the feed found for it
+    resolved = {a: r.feed_url for a, r in st.storage.resolutions().items() if r.feed_url}
+    body = write_opml(
+        config,
+        title=_("Feed aggregator"),
+        site_links=links,
+        titles=titles,
+        feed_urls=resolved,
+    )
     return Response(
         body,
         content_type="text/x-opml; charset=utf-8",
