@@ -22,6 +22,7 @@ from test_discover import platform_tls, platforms, resolver  # noqa: F401 - fixt
 from aggregator.config import ConfigSource, load_config
 from aggregator.errors import ConfigError
 from aggregator.storage import Storage
+from aggregator.storage._feeds import UNDO_GRACE
 from aggregator.update import DEAD_AFTER, Worker
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
@@ -320,6 +321,7 @@ def test_resolutions_follow_their_feed(tmp_path: Path):
         assert storage.resolutions() == {address: known}
         # Out of feeds.yaml with nothing worth keeping: the feed and what was learnt go.
         storage.sync_feeds([], now=later)
+        assert storage.forget_removed_feeds(now=later + UNDO_GRACE) == 1  # after the grace
         assert storage.resolution(address) is None and storage.resolutions() == {}
         assert not storage.forget_resolution(address)
     finally:

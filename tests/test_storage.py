@@ -20,6 +20,7 @@ import aggregator
 from aggregator import errors
 from aggregator.models import Enclosure, Entry, FeedConfig
 from aggregator.storage import Storage, _entries, _schema, _search
+from aggregator.storage._feeds import UNDO_GRACE
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 A, B, C = "https://a.example/feed", "https://b.example/rss", "https://c.example/atom"
@@ -288,8 +289,14 @@ def test_sync_feeds_new_removed_readded(storage):
     storage.sync_feeds([FeedConfig(A, "News"), FeedConfig(B, "Other", "Bee")], now=later)
     again = storage.feed(B)
     assert again.active and again.tab == "Other" and again.title == "Bee"
+    # C, removed with nothing worth keeping: off the status page at once...
+    assert C not in [f.url for f in storage.feeds(include_inactive=True)]
+    assert not storage.feed(C).active  # ...kept hidden for « Annuler » a while...
+    storage.sync_feeds(
+        [FeedConfig(A, "News"), FeedConfig(B, "Other", "Bee")], now=later + UNDO_GRACE
+    )
     with pytest.raises(errors.NotFound):
-        storage.feed(C)  # removed with nothing worth keeping: forgotten at once
+        storage.feed(C)  # ...then forgotten
     with pytest.raises(errors.NotFound):
         storage.feed("https://nowhere.example/")
 
@@ -708,8 +715,8 @@ def test_purge_removed_feeds_and_keeps_forwarded(storage, tmp_path):
     assert storage.purge(now=later, keep_days=30) == 3
     with pytest.raises(errors.NotFound):
         storage.feed(B)  # removed long ago and empty: the row goes too
-    assert storage.feed(A).entry_count == 0  # removed today: kept, even empty
-    assert [f.url for f in storage.feeds(include_inactive=True)] == [C, A]
+    assert storage.feed(A).entry_count == 0  # removed today: kept, even empty...
+    assert [f.url for f in storage.feeds(include_inactive=True)] == [C]  # ...but not listed
 
 
 def _exists(storage, entry_id):
@@ -842,8 +849,21 @@ def test_a_removed_feed_with_nothing_worth_keeping_disappears_at_once(storage):
 
     later = NOW + timedelta(minutes=5)
     storage.sync_feeds([], now=later)
-    # A: nothing starred or forwarded: gone from the status page, entries and all.
+    # A: nothing starred or forwarded: gone from the status page at once.
     assert [f.url for f in storage.feeds(include_inactive=True)] == [B, C]
+    # « Annuler » within UNDO_GRACE: A is back with its entries and read state.
+    storage.sync_feeds([FeedConfig(A, "News")], now=later)
+    assert (storage.feed(A).entry_count, storage.feed(A).unread_count) == (3, 2)
+    assert sorted(v.guid for v in storage.search("zebra")[0] if v.feed_url == A) == [
+        "a0",
+        "a1",
+        "a2",
+    ]
+    _consistent(storage)
+    # Removed again and left so: forgotten, entries and all, once the grace is over.
+    storage.sync_feeds([], now=later)
+    later += UNDO_GRACE
+    assert storage.forget_removed_feeds(now=later) == 1  # the worker's housekeeping
     with pytest.raises(errors.NotFound):
         storage.feed(A)
     db = sqlite3.connect(storage.path)

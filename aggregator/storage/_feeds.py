@@ -18,6 +18,23 @@ from ._sqlite import StorageBase, from_ts, to_ts
 
 log = logging.getLogger(__name__)
 
+# A feed removed from feeds.yaml with nothing worth keeping leaves the status page at
+# once but stays in the database this long, hidden, so that « Annuler » (or putting
+# the line back) restores it with its entries and read state (issue 8).
+UNDO_GRACE = timedelta(hours=1)
+# A removed feed with one of these stays listed until « Supprimer l'historique ».
+_WORTH_KEEPING = """(
+    EXISTS (
+        SELECT 1 FROM entries INDEXED BY entries_river_feed
+        WHERE entries.feed_id = feeds.id AND entries.starred = 1
+    )
+    OR EXISTS (
+        SELECT 1 FROM entries INDEXED BY entries_river_feed
+        JOIN forwards ON forwards.entry_id = entries.id
+        WHERE entries.feed_id = feeds.id
+    )
+)"""
+
 _FEED_COLUMNS = """
     url, tab, coalesce(title, feed_title) AS title, position, refresh_seconds, active,
     site_link, etag, last_modified, body_hash, last_fetch, last_success, last_status,
@@ -68,8 +85,9 @@ class FeedsMixin(StorageBase):
         Configured feeds are inserted (due at once: next_check NULL) or updated and
         re-activated; the others become inactive (removed_at = now) and their entries
         leave the rivers. A removed feed with nothing worth keeping (no starred or
-        forwarded entry) is then deleted with its entries (``_forget_removed_feeds``);
-        the others stay until ``purge`` (starred entries stay for good).
+        forwarded entry) leaves the status page at once and is deleted with its
+        entries after UNDO_GRACE (``_forget_removed_feeds``); the others stay until
+        ``purge`` (starred entries stay for good).
         A new URL that is the ``moved_to`` of a feed dropped from the config is that
         feed renamed (the config followed a permanent redirect): it keeps its entries,
         read state and caching headers instead of starting over.
@@ -133,34 +151,35 @@ class FeedsMixin(StorageBase):
                     "UPDATE entries SET tab = :tab WHERE feed_id = :id AND tab IS NOT :tab",
                     {"tab": tab, "id": feed_id},
                 )
-            forgotten = self._forget_removed_feeds(db)
+            forgotten = self._forget_removed_feeds(db, ts - int(UNDO_GRACE.total_seconds()))
         log.debug("synced %d feeds, %d removed, %d forgotten", len(wanted), len(removed), forgotten)
 
+    def forget_removed_feeds(self, *, now: datetime) -> int:
+        """``_forget_removed_feeds`` for the removals older than UNDO_GRACE (the
+        worker's housekeeping: a removal with no later edit of feeds.yaml)."""
+        with self._write() as db:
+            return self._forget_removed_feeds(db, to_ts(now - UNDO_GRACE))
+
     @staticmethod
-    def _forget_removed_feeds(db: sqlite3.Connection) -> int:
-        """Delete the removed feeds that hold nothing worth keeping, with their entries.
+    def _forget_removed_feeds(db: sqlite3.Connection, cutoff: int) -> int:
+        """Delete the feeds removed at or before ``cutoff`` that hold nothing worth
+        keeping, with their entries.
 
         Worth keeping: a starred entry, or one the forward ledger points at. A feed
         with one of them stays, inactive, on the status page (its entries wait for
-        ``purge`` or ``delete_feed_history``); the others disappear at once. Read
-        state goes with them: following the feed again starts it afresh.
+        ``purge`` or ``delete_feed_history``); the others leave the status page at
+        once (``feeds``) and the database after UNDO_GRACE, so that « Annuler » or
+        putting the line back brings the feed back with its entries and read state.
+        After that, following it again starts it afresh.
         """
         ids = [
             feed_id
             for (feed_id,) in db.execute(
-                """
+                f"""
                 SELECT id FROM feeds
-                WHERE active = 0
-                AND NOT EXISTS (
-                    SELECT 1 FROM entries INDEXED BY entries_river_feed
-                    WHERE entries.feed_id = feeds.id AND entries.starred = 1
-                )
-                AND NOT EXISTS (
-                    SELECT 1 FROM entries INDEXED BY entries_river_feed
-                    JOIN forwards ON forwards.entry_id = entries.id
-                    WHERE entries.feed_id = feeds.id
-                )
-                """
+                WHERE active = 0 AND removed_at <= :cutoff AND NOT {_WORTH_KEEPING}
+                """,  # noqa: S608 - a constant
+                {"cutoff": cutoff},
             )
         ]
         if not ids:
@@ -202,7 +221,9 @@ class FeedsMixin(StorageBase):
 
     def feeds(self, *, include_inactive: bool = False, tab: str | None = None) -> list[FeedState]:
         """Feeds in feeds.yaml order (removed ones last); ``tab`` keeps one tab's."""
-        conditions = [] if include_inactive else ["active = 1"]
+        # A removed feed shows only while it holds something worth keeping (see
+        # _forget_removed_feeds); the others are gone from the status page at once.
+        conditions = [f"(active = 1 OR {_WORTH_KEEPING})" if include_inactive else "active = 1"]
         if tab is not None:
             conditions.append("tab = :tab")
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""

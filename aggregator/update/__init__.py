@@ -593,6 +593,7 @@ class Worker:
         keep = self._synced.settings.keep_days if self._synced else Settings().keep_days
         try:
             removed = self.storage.purge(now=now, keep_days=keep)
+            self.storage.forget_removed_feeds(now=now)
         except StorageError as e:
             self.storage_problem("housekeeping", e, now)
             return 0
