@@ -447,7 +447,7 @@ class Updater:
             # After a storage failure, the worker processes stop at once (their
             # pending jobs are cancelled); otherwise they wait for the next batch.
             if batch.parser is not None and batch.abort.is_set():
-                batch.parser.close()
+                batch.parser.close(wait=False)
                 self._parser = None
             # After a storage failure, do not wait for requests on the wire.
             pool.shutdown(wait=not batch.abort.is_set(), cancel_futures=True)

@@ -218,8 +218,14 @@ class ParsePool:
         if self._closed:
             raise RuntimeError("the parse pool is closed")
 
-    def close(self) -> None:
-        """Stop the worker processes; jobs not started yet are cancelled."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the worker processes; jobs not started yet are cancelled.
+
+        ``wait=False`` (a refresh aborted by a storage failure): do not wait for the
+        jobs in flight, whose results would be dropped anyway; the workers are
+        terminated. Waiting there could hang: ``ProcessPoolExecutor.shutdown`` joins
+        workers that may still be busy or blocked on a result nobody reads.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -228,6 +234,14 @@ class ParsePool:
             self._shared = self._quarantine = None
             self._calls.put(None)
         for pool in pools:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if self._keeper is not threading.current_thread():
+            if wait:
+                pool.shutdown(wait=True, cancel_futures=True)
+                continue
+            # No public way to stop the workers of an executor before Python 3.14
+            # (terminate_workers); _processes is the executor's own pid -> Process map.
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+        if wait and self._keeper is not threading.current_thread():
             self._keeper.join()
