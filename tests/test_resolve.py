@@ -269,7 +269,8 @@ def test_check_resolve_reports_unresolvable_entries_with_their_place(
     assert f"{config}:8:11: '{bare}' gives no feed" in done.stderr
 
 
-def test_export_opml_gives_other_readers_the_resolved_feed(tmp_path: Path, feed_server: FeedServer):
+def _resolved_site(tmp_path: Path, feed_server: FeedServer) -> tuple[str, Path, Path]:
+    """A website address in feeds.yaml whose feed (/feed.xml) one tick has resolved."""
     site = feed_server.add("/site/", _page("/feed.xml"), headers={"Content-Type": "text/html"})
     feed_server.add("/feed.xml", _rss("Le site", "s1"))
     config, db = tmp_path / "feeds.yaml", tmp_path / "db.sqlite3"
@@ -281,6 +282,11 @@ def test_export_opml_gives_other_readers_the_resolved_feed(tmp_path: Path, feed_
     finally:
         worker.close()
         storage.close()
+    return site, config, db
+
+
+def test_export_opml_gives_other_readers_the_resolved_feed(tmp_path: Path, feed_server: FeedServer):
+    site, config, db = _resolved_site(tmp_path, feed_server)
     run = [sys.executable, "-m", "aggregator", "--config", str(config), "--db", str(db)]
     done = subprocess.run([*run, "export-opml"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -336,17 +342,7 @@ def test_status_page_says_what_an_address_resolved_to_and_can_look_again(
 ):
     from websupport import make_app, text, token
 
-    site = feed_server.add("/site/", _page("/feed.xml"), headers={"Content-Type": "text/html"})
-    feed_server.add("/feed.xml", _rss("Le site", "s1"))
-    config, db = tmp_path / "feeds.yaml", tmp_path / "db.sqlite3"
-    write(config, [site])
-    storage = Storage(db)
-    worker = Worker(ConfigSource(config), storage)
-    try:
-        worker.tick(now=NOW)
-    finally:
-        worker.close()
-        storage.close()
+    site, config, db = _resolved_site(tmp_path, feed_server)
 
     app = make_app({"config": config, "db": db})
     client = app.test_client()
