@@ -23,6 +23,7 @@ from pathlib import Path
 import feedparser.mixin
 import pytest
 from feedserver import FeedServer
+from test_batch import rss
 
 from aggregator import parse
 from aggregator.errors import ParseError
@@ -144,19 +145,6 @@ def wait_for(predicate, seconds: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
-
-
-def rss(i: int, entries: int) -> str:
-    items = "".join(
-        f"<item><guid isPermaLink='false'>f{i}-e{j}</guid><title>Flux {i}, article {j}</title>"
-        f"<link>https://example.org/{i}/{j}</link>"
-        f"<description>&lt;p&gt;Texte {i}.{j}&lt;/p&gt;</description></item>"
-        for j in range(entries)
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Flux {i}</title><link>https://example.org/{i}</link>{items}</channel></rss>"
-    )
 
 
 @pytest.mark.skipif(not LINUX, reason="counts worker processes through Linux /proc")
