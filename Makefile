@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench chromium clean
+.PHONY: run test lint bench debs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/aggregator run --host $(HOST) --port $(PORT)
 
-test: $(STAMP) chromium
+test: $(STAMP) debs
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -30,15 +30,22 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/ingest.py
 
-# Browser tests drive Debian's chromium (Playwright's own browser download is not
-# possible here). Install it when missing and we are root; otherwise those tests
-# skip and print why.
-chromium:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+# The real third-party parts the tests drive, from Debian (command → package):
+# chromium for what a person clicks (Playwright's own browser download is not
+# possible here), newsboat as a sync client, tmux to drive it like a person,
+# dovecot for a throwaway IMAP server. Installed when missing and we are root;
+# otherwise the tests that need them skip and print why.
+DEBS := chromium:chromium newsboat:newsboat tmux:tmux doveadm:dovecot-imapd
+
+debs:
+	@missing=""; for pair in $(DEBS); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing Debian's chromium for the browser tests..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "chromium is missing and we are not root: browser tests will be skipped"; fi
+		echo "Installing Debian packages for the tests:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "missing and we are not root:$$missing; the tests that need them will be skipped"; fi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
