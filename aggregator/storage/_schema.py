@@ -343,11 +343,32 @@ def _create_v4(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# Migration 5 (issue 12) adds ``mailboxes``: where polling an IMAP folder got to, for
+# a mail source of feeds.yaml (its ``feeds.url`` is an ``imap://`` key, see
+# ``aggregator.mailbox``). RFC 3501 section 2.3.1.1: a UID means the same message only
+# while the folder's UIDVALIDITY stays the same; ``last_uid`` is the highest UID
+# already stored as entries (it moves in the same transaction as they are written).
+SCHEMA_V5 = """
+CREATE TABLE mailboxes (
+    feed_id INTEGER PRIMARY KEY REFERENCES feeds (id) ON DELETE CASCADE,
+    uidvalidity INTEGER NOT NULL,
+    last_uid INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+);
+"""
+
+
+def _create_v5(db: sqlite3.Connection) -> None:
+    for statement in split_statements(SCHEMA_V5):
+        db.execute(statement)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _create_v1,
     2: _create_v2,
     3: _rebuild_forwards_v3,
     4: _create_v4,
+    5: _create_v5,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
