@@ -363,12 +363,85 @@ def _create_v5(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# Migration 6 (issue 13) for the second edition of « Ça pourrait t'intéresser »:
+#
+# * ``forwards.subject``: the subject as the person edited it ('' = the default, made
+#   from the tone and the title at delivery time); ``formal``: the contact's tone when
+#   queued (« vous »); ``quote``: the passage the person selected, quoted instead of
+#   the start of the item ('' = the usual excerpt).
+# * ``forwards.letter_of``: a « Pour toi » letter (or an alert letter) is one email
+#   with several items, and each item is a ledger row of its own ("sent to Camille"),
+#   so the memory and the Envoyés page see every item. The rows of one letter share
+#   ``letter_of`` = the id of its first row (the lead); only the lead is picked by
+#   delivery, and each state change of the lead moves the whole letter in the same
+#   UPDATE (``WHERE id = :id OR letter_of = :id``). ``kind`` says what the row is:
+#   'forward', 'digest' or 'alert' (rules' email to oneself).
+# * ``baskets``: the items waiting for a contact's next letter, in ``position`` order;
+#   copies of the entry's fields, like ``forwards``, so a basket survives a purge.
+# * ``digests``: per contact, when the last letter left (the next one is computed from
+#   it and the contact's ``digest:`` period; after downtime one letter, not one per
+#   missed period).
+# * ``rule_hits``: which of the person's rules (``rules:`` in feeds.yaml, keyed by their
+#   text) matched which entry; ``notify`` rows make the « Alertes » view, ``seen``
+#   its unread count, ``emailed`` the hourly alert email.
+SCHEMA_V6 = """
+ALTER TABLE forwards ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE forwards ADD COLUMN formal INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE forwards ADD COLUMN quote TEXT NOT NULL DEFAULT '';
+ALTER TABLE forwards ADD COLUMN letter_of INTEGER;
+ALTER TABLE forwards ADD COLUMN kind TEXT NOT NULL DEFAULT 'forward';
+CREATE INDEX forwards_letter ON forwards (letter_of) WHERE letter_of IS NOT NULL;
+
+CREATE TABLE baskets (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email_key TEXT NOT NULL,
+    contact_email TEXT NOT NULL,
+    entry_id INTEGER REFERENCES entries (id) ON DELETE SET NULL,
+    entry_title TEXT NOT NULL,
+    entry_link TEXT,
+    link_key TEXT,
+    feed_title TEXT NOT NULL,
+    entry_published INTEGER,
+    excerpt TEXT NOT NULL DEFAULT '',
+    quote TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL,
+    added_at INTEGER NOT NULL
+);
+CREATE INDEX baskets_email ON baskets (email_key, position);
+CREATE INDEX baskets_entry ON baskets (entry_id);
+
+CREATE TABLE digests (
+    email_key TEXT PRIMARY KEY,
+    last_sent INTEGER,
+    started_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE rule_hits (
+    entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+    rule TEXT NOT NULL,
+    notify INTEGER NOT NULL DEFAULT 0 CHECK (notify IN (0, 1)),
+    matched_at INTEGER NOT NULL,
+    seen INTEGER NOT NULL DEFAULT 0 CHECK (seen IN (0, 1)),
+    emailed INTEGER NOT NULL DEFAULT 0 CHECK (emailed IN (0, 1)),
+    PRIMARY KEY (entry_id, rule)
+);
+CREATE INDEX rule_hits_alerts ON rule_hits (notify, seen, entry_id);
+"""
+
+
+def _create_v6(db: sqlite3.Connection) -> None:
+    for statement in split_statements(SCHEMA_V6):
+        db.execute(statement)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _create_v1,
     2: _create_v2,
     3: _rebuild_forwards_v3,
     4: _create_v4,
     5: _create_v5,
+    6: _create_v6,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
