@@ -7,7 +7,7 @@ All datetimes are timezone-aware UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 # --- configuration (config.py builds these) ----------------------------------------
 
@@ -202,6 +202,29 @@ class FeedState:
 # --- forwarding (config.py builds these from contacts.yaml) ------------------------
 
 
+NEED_DAYS = 60  # a need without ``until`` ends this many days after ``since``
+DIGEST_PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class Need:
+    """« cherche appart »: something a contact looks for, from ``since`` to ``until``
+    (dates, inclusive; ``until`` defaults to NEED_DAYS after ``since``)."""
+
+    what: str
+    since: date
+    until: date | None = None
+    line: int = 0
+
+    @property
+    def ends(self) -> date:
+        return self.until or self.since + timedelta(days=NEED_DAYS)
+
+    def active(self, now: datetime) -> bool:
+        today = now.astimezone(UTC).date()
+        return self.since <= today <= self.ends
+
+
 @dataclass(frozen=True)
 class Contact:
     """One person of contacts.yaml that items can be forwarded to."""
@@ -211,6 +234,12 @@ class Contact:
     interests: tuple[str, ...]
     language: str = "fr"  # fr | en
     line: int = 0  # where it was written, for messages
+    formal: bool = False  # « vous »: the subject and the default note say so
+    needs: tuple[Need, ...] = ()
+    digest: str | None = None  # None | daily | weekly: their « Pour toi » letter
+
+    def active_needs(self, now: datetime) -> tuple[Need, ...]:
+        return tuple(n for n in self.needs if n.active(now))
 
 
 @dataclass(frozen=True)
@@ -243,6 +272,11 @@ class Forward:
     excerpt: str = ""  # plain text, as it goes into the email
     language: str = "fr"  # the contact's, when queued: the email's fixed text
     copy_to_me: bool = False  # also deliver a copy to reply_to (first recipient of a batch)
+    subject: str = ""  # as the person edited it; '' = the default (tone + title)
+    formal: bool = False  # the contact's tone when queued (« vous »)
+    quote: str = ""  # the passage the person selected; '' = the usual excerpt
+    letter_of: int | None = None  # the lead row of the letter this row is part of
+    kind: str = "forward"  # forward | digest (« Pour toi ») | alert (rules, to oneself)
 
 
 @dataclass(frozen=True)
@@ -252,3 +286,40 @@ class Suggestion:
     contact: Contact
     reasons: tuple[str, ...]  # the matched interests, as the person wrote them
     score: float
+    needs: tuple[Need, ...] = ()  # the contact's current needs it matches (shown first)
+
+
+@dataclass(frozen=True)
+class BasketItem:
+    """One item waiting in a contact's « Pour toi » basket (copies, like ``Forward``)."""
+
+    id: int
+    contact_email: str
+    entry_id: int | None
+    entry_title: str
+    entry_link: str | None
+    feed_title: str
+    entry_published: datetime | None
+    excerpt: str
+    quote: str
+    note: str
+    position: int
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One of the owner's keyword rules (``rules:`` in feeds.yaml)."""
+
+    words: tuple[str, ...]  # any of them matches (each may be a phrase)
+    actions: tuple[str, ...]  # highlight | star | mark_read | notify
+    name: str = ""  # how it is shown; defaults to its words
+    tab: str | None = None
+    feed: str | None = None
+    email: bool = False  # notify also by email to oneself (batched hourly)
+    line: int = 0
+
+    @property
+    def key(self) -> str:
+        """Stable identity in the database: the words, folded later by the caller."""
+        return self.name or ", ".join(self.words)

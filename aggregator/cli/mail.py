@@ -1,4 +1,5 @@
-"""Forwarding entries by email (issue 4): forward, outbox, mail-test."""
+"""Forwarding entries by email (issue 4): forward, outbox, mail-test; « Pour toi »
+letters (issue 13): digest."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 
 from aggregator.cli import Paths, cli, load_or_exit, utcnow
 from aggregator.config import ConfigSource
+from aggregator.errors import NotFound
 from aggregator.export import forward_json, iso
 from aggregator.models import Forward
 from aggregator.storage import Storage
@@ -67,13 +69,29 @@ def _config_warning(forwarder: Any) -> None:
     help="Create the contact NAME for the --to address that is not a contact yet.",
 )
 @click.option("--yes", is_flag=True, help="Send again without asking if it was already sent.")
+@click.option(
+    "--excerpt",
+    default=None,
+    metavar="PASSAGE",
+    help="Quote this passage of the item instead of its start; it must occur in the "
+    "item's text (compared without case, accents and white space).",
+)
+@click.option(
+    "--subject", default=None, help="The subject, instead of « Ça pourrait t'intéresser : … »."
+)
+@click.option(
+    "--basket",
+    is_flag=True,
+    help="Add the item to each contact's « Pour toi » letter instead of sending it now.",
+)
 @click.pass_obj
 def forward(
     paths: Paths, entry_id: int, emails: tuple[str, ...], note: str | None,
-    add_contact: str | None, yes: bool,
+    add_contact: str | None, yes: bool, excerpt: str | None, subject: str | None,
+    basket: bool,
 ) -> None:  # fmt: skip
     """Queue ENTRY_ID (see `list`) to be emailed to one or more contacts."""
-    from aggregator.forward import UNDO_SECONDS, AlreadySent, UnknownContact
+    from aggregator.forward import UNDO_SECONDS, AlreadySent, ForwardError, UnknownContact
 
     storage = Storage(paths.db)
     try:
@@ -86,13 +104,21 @@ def forward(
         if add_contact and unknown:
             contact = forwarder.add_contact(add_contact, unknown[0])
             click.echo(f"added {contact.name} <{contact.email}> to {paths.contacts_file}")
+        extra = {"subject": subject, "excerpt": excerpt}
         try:
-            queued = forwarder.queue(entry_id, emails, note, now=utcnow(), confirm_resend=yes)
+            if basket:
+                _to_basket(forwarder, entry_id, emails, note, excerpt)
+                return
+            queued = forwarder.queue(
+                entry_id, emails, note, now=utcnow(), confirm_resend=yes, **extra
+            )
         except UnknownContact as e:
             raise click.ClickException(
                 f"{e.email} is not one of your contacts ({paths.contacts_file}); "
                 "add --add-contact NAME to create it"
             ) from None
+        except NotFound as e:
+            raise click.ClickException(str(e)) from None
         except AlreadySent as e:
             for sends in e.previous.values():
                 for f in sends:
@@ -101,7 +127,11 @@ def forward(
                         f"{f.contact_name} on {f.created_at.astimezone(UTC):%Y-%m-%d}"
                     )
             click.confirm("Send it again?", abort=True)
-            queued = forwarder.queue(entry_id, emails, note, now=utcnow(), confirm_resend=True)
+            queued = forwarder.queue(
+                entry_id, emails, note, now=utcnow(), confirm_resend=True, **extra
+            )
+        except ForwardError as e:
+            raise click.ClickException(str(e)) from None
         for f in queued:
             click.echo(
                 f"queued #{f.id}: « {f.entry_title} » to {f.contact_name} <{f.contact_email}>"
@@ -119,6 +149,96 @@ def forward(
             )
     finally:
         storage.close()
+
+
+def _to_basket(
+    forwarder: Any, entry_id: int, emails: tuple[str, ...], note: str | None, excerpt: str | None
+) -> None:
+    now = utcnow()
+    for email in emails:
+        item = forwarder.add_to_basket(entry_id, email, note, now=now, excerpt=excerpt)
+        contact = forwarder.contact(email)
+        due = forwarder.next_letter(contact, now=now)
+        when = (
+            f"it leaves with the letter of {iso(due)}"
+            if due is not None
+            else "they have no `digest:` in contacts.yaml: send it with `aggregator digest "
+            f"--send --to {contact.email}`"
+        )
+        click.echo(f"added « {item.entry_title} » to {contact.name}'s letter; {when}")
+
+
+@cli.command()
+@click.option("--send", "send_due", is_flag=True, help="Queue and send the due letters now.")
+@click.option(
+    "--to",
+    "emails",
+    multiple=True,
+    metavar="EMAIL",
+    help="With --send: this contact's letter now, due or not.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def digest(paths: Paths, send_due: bool, emails: tuple[str, ...], as_json: bool) -> None:
+    """List the « Pour toi » baskets and when each letter leaves; --send sends the due
+    ones (an empty basket sends nothing)."""
+    from aggregator.forward import ForwardError, UnknownContact
+
+    storage = Storage(paths.db)
+    try:
+        forwarder = open_forwarder(paths, storage)
+        _config_warning(forwarder)
+        now = utcnow()
+        queued: list[Forward] = []
+        if send_due:
+            try:
+                for email in emails:
+                    queued += forwarder.send_letter(email, now=now, undo=False)
+            except (UnknownContact, ForwardError) as e:
+                raise click.ClickException(str(e)) from None
+            if not emails:
+                queued += forwarder.queue_due_letters(now=now)
+            report = forwarder.deliver_due(now=now, force=True, wait=60) if queued else None
+        rows = []
+        baskets = storage.baskets()
+        for c in sorted(forwarder.contacts, key=lambda c: c.name.casefold()):
+            items = baskets.get(c.email.casefold(), [])
+            if c.digest is None and not items:
+                continue
+            due = forwarder.next_letter(c, now=now)
+            rows.append(
+                {
+                    "name": c.name,
+                    "email": c.email,
+                    "digest": c.digest,
+                    "next": iso(max(due, now)) if due is not None and items else None,
+                    "items": [
+                        {"id": i.id, "entry_id": i.entry_id, "title": i.entry_title, "note": i.note}
+                        for i in items
+                    ],
+                }
+            )
+    finally:
+        storage.close()
+    if as_json:
+        out: dict[str, Any] = {"baskets": rows}
+        if send_due:
+            out["queued"] = [forward_json(f) for f in queued]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if send_due:
+        letters = len({f.letter_of for f in queued})
+        click.echo(f"{letters} letter(s) queued ({len(queued)} item(s))")
+        if report is not None:
+            click.echo(report.line())
+    if not rows:
+        click.echo("no « Pour toi » letters: add `digest: weekly` to a contact in contacts.yaml")
+    for r in rows:
+        period = r["digest"] or "no digest"
+        when = f"next letter {r['next']}" if r["next"] else "nothing waiting"
+        click.echo(f"{r['name']} <{r['email']}>  {period}; {len(r['items'])} item(s); {when}")
+        for i in r["items"]:
+            click.echo(f"    #{i['id']}  « {i['title']} »{'  — ' + i['note'] if i['note'] else ''}")
 
 
 @cli.command()
@@ -201,10 +321,25 @@ def outbox(paths: Paths, send: bool, retry_ids: tuple[int, ...], as_json: bool) 
 
 
 @cli.command("mail-test")
-@click.argument("address")
+@click.argument("address", required=False)
+@click.option(
+    "--imap",
+    "imap",
+    is_flag=True,
+    help="Instead, log in to settings.imap (password from AGGREGATOR_IMAP_PASSWORD) and"
+    " list the mailbox's folders, marking the ones feeds.yaml reads.",
+)
 @click.pass_obj
-def mail_test(paths: Paths, address: str) -> None:
-    """Send a test message to ADDRESS with settings.mail and print the server's answer."""
+def mail_test(paths: Paths, address: str | None, imap: bool) -> None:
+    """Send a test message to ADDRESS with settings.mail and print the server's answer.
+
+    With --imap, try the IMAP login of settings.imap and list the folders instead.
+    """
+    if imap:
+        _imap_test(paths)
+        return
+    if not address:
+        raise click.UsageError("give an ADDRESS to send the test message to (or --imap)")
     from aggregator.config.values import check_address
     from aggregator.mail import MailError
 
@@ -226,3 +361,38 @@ def mail_test(paths: Paths, address: str) -> None:
     mail = config.settings.mail
     assert mail is not None
     click.echo(f"sent to {address} through {mail.host}:{mail.port}; the server answered: {reply}")
+
+
+def _imap_test(paths: Paths) -> None:
+    """``mail-test --imap``: log in, list the folders, say which mail sources lack one."""
+    from aggregator import newsletters
+    from aggregator.errors import FeedError
+    from aggregator.models import MailSource
+
+    config = load_or_exit(paths.config)
+    imap = config.settings.imap
+    if imap is None:
+        click.echo(
+            f"mail-test failed: there is no 'imap:' under 'settings:' in {paths.config}", err=True
+        )
+        raise SystemExit(1)
+    where = f"{imap.host}:{imap.port} ({imap.security})"
+    options = newsletters.Connection(timeout=config.settings.timeout.total_seconds())
+    try:
+        folders = newsletters.list_folders(where, imap, newsletters.password(), options)
+    except FeedError as e:
+        click.echo(f"mail-test failed: {e}", err=True)
+        raise SystemExit(1) from None
+    wanted = {s.folder for f in config.feeds if (s := MailSource.from_key(f.url))}
+    click.echo(f"logged in to {where} as {imap.username}; {len(folders)} folders:")
+    names = set()
+    for folder in folders:
+        names.add(folder.name)
+        count = "" if folder.messages is None else f"  ({folder.messages} messages)"
+        mark = "  <- read by feeds.yaml" if folder.name in wanted else ""
+        click.echo(f"  {folder.name}{count}{mark}")
+    missing = sorted(wanted - names)
+    for name in missing:
+        click.echo(f"warning: the folder '{name}' of feeds.yaml does not exist", err=True)
+    if missing:
+        raise SystemExit(1)

@@ -1,17 +1,27 @@
 """contacts.yaml: the people items can be forwarded to -> ``models.Contact``.
 
-A top-level list of mappings (name, email, interests, language). A missing file means
-"no contacts yet", not an error.
+A top-level list of mappings (name, email, interests, language, formal, needs,
+digest). A missing file means "no contacts yet", not an error.
+
+``needs`` are dated: ``- what: appartement 4½ Plateau`` / ``since: 2026-11-03`` /
+``until: 2026-12-31`` (optional: ``since`` + 60 days). ``digest: weekly`` (or
+``daily``) gathers what is put in the contact's basket into one « Pour toi » letter.
+The dashboard adds needs and sets ``formal``/``digest`` through ``add_need`` and
+``set_contact_options``, round-trip (comments and order kept, atomic), with the same
+machinery as ``edit.save_contact``.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from aggregator.errors import ConfigError
-from aggregator.models import Contact
+from aggregator.errors import ConfigError, NotFound
+from aggregator.models import DIGEST_PERIODS, Contact, Need
 
 from . import values
 from .yamlfile import (
@@ -29,7 +39,9 @@ from .yamlfile import (
     text_or_none,
 )
 
-CONTACT_KEYS = ("name", "email", "interests", "language")
+CONTACT_KEYS = ("name", "email", "interests", "language", "formal", "needs", "digest")
+NEED_KEYS = ("what", "since", "until")
+NEED_MAX = 200  # characters of a need's text
 LANGUAGES = ("fr", "en")
 CONTACT_HINTS = {
     "mail": "did you mean 'email'?",
@@ -37,6 +49,19 @@ CONTACT_HINTS = {
     "lang": "did you mean 'language'?",
     "topics": "did you mean 'interests'?",
     "tags": "did you mean 'interests'?",
+    "vous": "did you mean 'formal'?",
+    "tone": "did you mean 'formal: true'?",
+    "need": "did you mean 'needs'?",
+    "looking_for": "did you mean 'needs'?",
+    "letter": "did you mean 'digest'?",
+    "newsletter": "did you mean 'digest'?",
+}
+NEED_HINTS = {
+    "text": "did you mean 'what'?",
+    "need": "did you mean 'what'?",
+    "from": "did you mean 'since'?",
+    "to": "did you mean 'until'?",
+    "end": "did you mean 'until'?",
 }
 
 
@@ -92,6 +117,84 @@ def _language(node: Node) -> str:
     return value
 
 
+def _formal(node: Node) -> bool:
+    return values.parse_bool(scalar(node, "true or false"))
+
+
+def _digest(node: Node) -> str | None:
+    if is_null(node):
+        return None
+    raw = scalar(node, "weekly or daily")
+    value = raw.strip().lower()
+    if value in ("none", "no", "false", "off"):
+        return None
+    if value not in DIGEST_PERIODS:
+        raise ValueError(f"must be weekly or daily, got '{raw}'")
+    return value
+
+
+def _date(node: Node) -> date:
+    raw = scalar(node, "a date such as 2026-11-03").strip()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not a date; write it as 2026-11-03") from None
+
+
+def _needs(node: Node, problems: Problems) -> tuple[Need, ...] | Any:
+    """The ``needs:`` list; every problem is reported at its own line."""
+    if is_null(node):
+        return ()
+    if not isinstance(node, SequenceNode):
+        problems.add(
+            node, f"needs: must be a list, each starting with '- what:', got {describe(node)}"
+        )
+        return INVALID
+    out: list[Need] = []
+    ok = True
+    for item in node.value:
+        if isinstance(item, ScalarNode) and not is_null(item):
+            problems.add(
+                item,
+                f"needs: each need is a mapping: write '- what: {str(item.value).strip()}' "
+                "and 'since: 2026-11-03' under it",
+            )
+            ok = False
+            continue
+        if not isinstance(item, MappingNode):
+            problems.add(item, f"needs: each need must be a mapping, got {describe(item)}")
+            ok = False
+            continue
+        keys = mapping(item, problems, what="need", known=NEED_KEYS, hints=NEED_HINTS)
+        what = convert(problems, keys["what"][1], _what, "what") if "what" in keys else None
+        if "what" not in keys:
+            problems.add(item, "this need has no 'what:' (what the person is looking for)")
+        since = convert(problems, keys["since"][1], _date, "since") if "since" in keys else None
+        if "since" not in keys:
+            problems.add(
+                item, "this need has no 'since:' (the day it was posted, e.g. since: 2026-11-03)"
+            )
+        until = convert(problems, keys["until"][1], _date, "until") if "until" in keys else None
+        if INVALID in (what, since, until) or what is None or since is None:
+            ok = False
+            continue
+        if until is not None and until < since:
+            problems.add(keys["until"][1], f"until: {until} is before since: {since}")
+            ok = False
+            continue
+        out.append(Need(what=what, since=since, until=until, line=item.start_mark.line + 1))
+    return tuple(out) if ok else INVALID
+
+
+def _what(node: Node) -> str:
+    text = text_or_none(node)
+    if not text:
+        raise ValueError("is empty; say what the person is looking for")
+    if len(text) > NEED_MAX:
+        raise ValueError(f"is too long ({len(text)} characters); keep it under {NEED_MAX}")
+    return text
+
+
 def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
     """Validate the text of a contacts.yaml; ``file`` is used in messages."""
     problems = Problems(file)
@@ -118,11 +221,20 @@ def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
             )
             continue
         keys = mapping(node, problems, what="contact", known=CONTACT_KEYS, hints=CONTACT_HINTS)
-        checks = {"name": _name, "email": _email, "interests": _interests, "language": _language}
+        checks = {
+            "name": _name,
+            "email": _email,
+            "interests": _interests,
+            "language": _language,
+            "formal": _formal,
+            "digest": _digest,
+        }
         found = {}
         for name, check in checks.items():
             if name in keys:
                 found[name] = convert(problems, keys[name][1], check, name)
+        if "needs" in keys:
+            found["needs"] = _needs(keys["needs"][1], problems)
         for required in ("name", "email"):
             if required not in keys:
                 problems.add(node, f"this contact has no '{required}:'")
@@ -147,6 +259,9 @@ def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
                 interests=found.get("interests", ()),
                 language=found.get("language", "fr"),
                 line=node.start_mark.line + 1,
+                formal=found.get("formal", False),
+                needs=found.get("needs", ()),
+                digest=found.get("digest"),
             )
         )
     problems.raise_if_any()
@@ -190,3 +305,96 @@ class ContactSource(YamlSource[tuple[Contact, ...]]):
     @property
     def contacts(self) -> tuple[Contact, ...] | None:
         return self.value
+
+
+# --- round-trip edits (the contact page) ----------------------------------------------
+
+
+def _edit_contact(path: str | Path, email: str, change: Any) -> tuple[Contact, ...]:
+    """Apply ``change(item)`` to the contact whose address is ``email``, round-trip
+    and atomically (``_writer._edit``: validated before and after, comments kept)."""
+    from ._roundtrip import _keeping_tail
+    from ._writer import _edit
+
+    wanted = email.strip().casefold()
+
+    def edit(data: Any) -> Any:
+        for item in data if isinstance(data, CommentedSeq) else ():
+            address = item.get("email") if isinstance(item, CommentedMap) else None
+            if isinstance(address, str) and address.strip().casefold() == wanted:
+                with _keeping_tail(item):
+                    change(item)
+                return data
+        raise NotFound(f"no contact with address {email!r} in {path}")
+
+    return _edit(path, parse_contacts, edit, flat=True)
+
+
+def add_need(
+    path: str | Path, email: str, what: str, since: date, until: date | None = None
+) -> tuple[Contact, ...]:
+    """Append a need to a contact (``needs:`` created if missing). Raises ConfigError
+    (an empty or multi-line text, until before since) or NotFound."""
+    from ._roundtrip import _append, _keeping_tail
+
+    text = " ".join(what.split())
+    file = str(path)
+    if not text:
+        raise fail(file, "needs: say what the person is looking for")
+    if len(text) > NEED_MAX:
+        raise fail(file, f"needs: the text is too long; keep it under {NEED_MAX} characters")
+    if until is not None and until < since:
+        raise fail(file, f"needs: until {until} is before since {since}")
+
+    def change(item: CommentedMap) -> None:
+        need = CommentedMap([("what", text), ("since", since.isoformat())])
+        if until is not None:
+            need["until"] = until.isoformat()
+        needs = item.get("needs")
+        if not isinstance(needs, CommentedSeq):
+            needs = CommentedSeq()
+            item["needs"] = needs
+            needs.append(need)
+            return
+        with _keeping_tail(needs):
+            _append(needs, need)
+
+    return _edit_contact(path, email, change)
+
+
+def remove_need(path: str | Path, email: str, index: int) -> tuple[Contact, ...]:
+    """Drop the ``index``-th need of a contact (as listed in the file)."""
+
+    def change(item: CommentedMap) -> None:
+        needs = item.get("needs")
+        if not isinstance(needs, CommentedSeq) or not 0 <= index < len(needs):
+            raise NotFound(f"no need #{index + 1} for {email}")
+        del needs[index]
+        if not needs:
+            del item["needs"]
+
+    return _edit_contact(path, email, change)
+
+
+def set_contact_options(
+    path: str | Path, email: str, *, formal: bool | None = None, digest: str | None | bool = False
+) -> tuple[Contact, ...]:
+    """Set ``formal`` (None: leave it) and ``digest`` (False: leave it; None: remove
+    it; 'weekly' / 'daily'), touching only what changes."""
+
+    def change(item: CommentedMap) -> None:
+        if formal is not None:
+            current = item.get("formal")
+            if bool(current) != formal or (current is not None and not isinstance(current, bool)):
+                if formal:
+                    item["formal"] = True
+                elif "formal" in item:
+                    del item["formal"]
+        if digest is not False:
+            if digest is None:
+                if "digest" in item:
+                    del item["digest"]
+            elif str(item.get("digest", "")).strip().lower() != digest:
+                item["digest"] = digest
+
+    return _edit_contact(path, email, change)

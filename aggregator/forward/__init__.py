@@ -8,14 +8,18 @@ delivery rounds; its docstring states the delivery guarantees).
 """
 
 from .forwarder import (
+    FORMAL_NOTE,
     NOTE_MAX,
     PASSWORD_ENV,
     UNDO_SECONDS,
     AlreadySent,
     Forwarder,
     ForwardError,
+    PassageNotFound,
     RateLimited,
     UnknownContact,
+    default_note_for,
+    suggest_with_needs,
 )
 from .matching import DEFAULT_NOTE, default_note, fold, link_key, suggest, words
 from .outbox import BACKOFF_MAX, DeliveryReport, backoff
@@ -23,6 +27,10 @@ from .outbox import BACKOFF_MAX, DeliveryReport, backoff
 __all__ = [
     "BACKOFF_MAX",
     "DEFAULT_NOTE",
+    "FORMAL_NOTE",
+    "PassageNotFound",
+    "default_note_for",
+    "suggest_with_needs",
     "NOTE_MAX",
     "PASSWORD_ENV",
     "UNDO_SECONDS",

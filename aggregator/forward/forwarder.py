@@ -14,17 +14,27 @@ import os
 import ssl
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 from aggregator import mail
 from aggregator.config import ConfigSource, ContactSource, save_contact
+from aggregator.config.contacts import add_need, remove_need, set_contact_options
 from aggregator.errors import AggregatorError, NotFound
-from aggregator.models import Contact, EntryView, Forward, Suggestion
-from aggregator.storage import NewForward, Storage
+from aggregator.mail.compose import QUOTE_MAX, SUBJECT_MAX, quote_text
+from aggregator.models import (
+    DIGEST_PERIODS,
+    BasketItem,
+    Contact,
+    EntryView,
+    Forward,
+    Suggestion,
+)
+from aggregator.sanitize import html_to_text
+from aggregator.storage import LetterRecipient, NewBasketItem, NewForward, Storage
 
-from .matching import default_note, link_key, suggest
+from .matching import default_note, fold, link_key, suggest
 from .outbox import RECORD_PATIENCE, DeliveryMixin
 
 log = logging.getLogger(__name__)
@@ -33,6 +43,9 @@ UNDO_SECONDS = 10
 NOTE_MAX = 1000  # characters
 PASSWORD_ENV = "AGGREGATOR_SMTP_PASSWORD"  # noqa: S105 -- the variable's name
 DEFAULT_RATE_LIMIT = (30, timedelta(hours=1))
+FORMAL_NOTE = "Ceci pourrait vous intéresser."  # the « vous » default note (French)
+SELECTION_MAX = 100_000  # characters of a selection looked up in the item's text
+TEXT_MAX = 2_000_000  # characters of an item's text searched for a selection
 
 
 # --- errors ------------------------------------------------------------------------
@@ -66,6 +79,22 @@ class UnknownContact(ForwardError, NotFound):
     def __init__(self, email: str) -> None:
         self.email = email
         super().__init__(f"{email} is not one of your contacts; add it to contacts.yaml first")
+
+
+class PassageNotFound(ForwardError):
+    """The selected passage is not in the item's text (or is empty, or too long)."""
+
+
+def _squeeze(text: str) -> str:
+    """Case-, accent- and whitespace-insensitive form for finding a passage."""
+    return "".join(fold(text.replace("\xad", "")).split())
+
+
+def default_note_for(contacts: Sequence[Contact]) -> str:
+    """The default note: « vous » when every chosen contact is French and formal."""
+    if contacts and all(c.formal and c.language == "fr" for c in contacts):
+        return FORMAL_NOTE
+    return default_note(contacts)
 
 
 # --- the forwarder -------------------------------------------------------------------
@@ -129,10 +158,13 @@ class Forwarder(DeliveryMixin):
         language: str = "fr",
         *,
         original_email: str | None = None,
+        formal: bool | None = None,
+        digest: str | None | bool = False,
     ) -> Contact:
         """Add a contact to contacts.yaml (or update the one at ``original_email``),
         round-trip and atomically; raises ConfigError if the result is invalid
-        (a bad or duplicate address, an unknown language)."""
+        (a bad or duplicate address, an unknown language). ``formal`` None and
+        ``digest`` False leave those keys as they are."""
         contact = Contact(
             name=mail.header_text(name),
             email=email.strip(),
@@ -140,14 +172,41 @@ class Forwarder(DeliveryMixin):
             language=language.strip().lower(),
         )
         saved = save_contact(self.contact_source.path, contact, original_email)
+        if formal is not None or digest is not False:
+            saved = set_contact_options(
+                self.contact_source.path, contact.email, formal=formal, digest=digest
+            )
         self.contact_source.refresh()
         wanted = contact.email.casefold()
         return next(c for c in saved if c.email.casefold() == wanted)
 
     # --- suggestions and memory ----------------------------------------------------------
 
-    def suggestions(self, entry_id: int, *, limit: int = 5) -> list[Suggestion]:
-        return suggest(self.storage.entry(entry_id), self.contacts, limit=limit)
+    def add_need(
+        self, email: str, what: str, *, now: datetime, until: date | None = None
+    ) -> Contact:
+        """« Camille cherche : … » from today; round-trip write of contacts.yaml."""
+        contact = self.contact(email)
+        text = mail.header_text(what)
+        saved = add_need(
+            self.contact_source.path, contact.email, text, now.astimezone(UTC).date(), until
+        )
+        self.contact_source.refresh()
+        return next(c for c in saved if c.email.casefold() == contact.email.casefold())
+
+    def remove_need(self, email: str, index: int) -> Contact:
+        contact = self.contact(email)
+        saved = remove_need(self.contact_source.path, contact.email, index)
+        self.contact_source.refresh()
+        return next(c for c in saved if c.email.casefold() == contact.email.casefold())
+
+    def suggestions(
+        self, entry_id: int, *, limit: int = 5, now: datetime | None = None
+    ) -> list[Suggestion]:
+        """Contacts whose current needs or interests match, needs first."""
+        return suggest_with_needs(
+            self.storage.entry(entry_id), self.contacts, now or datetime.now(UTC), limit=limit
+        )
 
     def previous_sends(
         self, entry_id: int, emails: Sequence[str] | None = None
@@ -211,14 +270,53 @@ class Forwarder(DeliveryMixin):
         return chosen
 
     def _note(self, note: str | None, contacts: Sequence[Contact]) -> str:
-        text = default_note(contacts) if note is None else mail.body_text(note).strip()
+        text = default_note_for(contacts) if note is None else mail.body_text(note).strip()
         if len(text) > NOTE_MAX:
             raise ForwardError(
                 f"the note is too long ({len(text)} characters); keep it under {NOTE_MAX}"
             )
         return text
 
-    def preview(self, entry_id: int, emails: Sequence[str], note: str | None) -> EmailMessage:
+    @staticmethod
+    def _subject(subject: str | None) -> str:
+        """An edited subject as stored: one line (no control character, no encoded
+        word survives ``header_value`` at compose time), capped."""
+        if subject is None:
+            return ""
+        return mail.header_text(subject, SUBJECT_MAX)
+
+    def passage(self, entry: EntryView, selection: str | None) -> str:
+        """The selected passage as it will be quoted ('' for none). It must occur in
+        the item's text (title, summary or body), compared without case, accents and
+        white space; raises PassageNotFound otherwise. Markup in it is text."""
+        if selection is None or not selection.strip():
+            return ""
+        if len(selection) > SELECTION_MAX:
+            raise PassageNotFound(
+                f"the selection is too long ({len(selection)} characters); select at most "
+                f"{SELECTION_MAX} characters"
+            )
+        wanted = _squeeze(mail.body_text(selection))
+        if not wanted:
+            return ""
+        haystack = "\n".join(
+            (entry.title, entry.summary, html_to_text(entry.content_html, TEXT_MAX))
+        )
+        if wanted not in _squeeze(haystack):
+            raise PassageNotFound(
+                "this passage is not in the item's text; select it again in the article"
+            )
+        return quote_text(selection, QUOTE_MAX)
+
+    def preview(
+        self,
+        entry_id: int,
+        emails: Sequence[str],
+        note: str | None,
+        *,
+        subject: str | None = None,
+        excerpt: str | None = None,
+    ) -> EmailMessage:
         """The message the first recipient would get (with the current settings)."""
         entry = self.storage.entry(entry_id)
         contacts = self._recipients(emails)
@@ -234,6 +332,9 @@ class Forwarder(DeliveryMixin):
             published=entry.published,
             excerpt=mail.excerpt(entry.summary),
             language=first.language,
+            formal=first.formal,
+            subject=self._subject(subject),
+            quote=self.passage(entry, excerpt),
         )
         sender = settings.sender if settings else None
         reply_to = settings.reply_to if settings else None
@@ -253,17 +354,23 @@ class Forwarder(DeliveryMixin):
         now: datetime,
         confirm_resend: bool = False,
         copy_to_me: bool | None = None,
+        subject: str | None = None,
+        excerpt: str | None = None,
     ) -> list[Forward]:
         """Queue ``entry_id`` for these contacts (one row each, one batch), in one
         transaction, leaving after UNDO_SECONDS. ``note`` None is the default note.
         Raises NotFound (entry), UnknownContact, ForwardError (no recipient, note too
         long), AlreadySent (unless ``confirm_resend``) or RateLimited. ``copy_to_me``
-        None follows settings.mail.copy_to_me; one copy per batch (first recipient)."""
+        None follows settings.mail.copy_to_me; one copy per batch (first recipient).
+        ``subject``: the edited subject (None: the tone's default); ``excerpt``: a
+        passage the person selected (PassageNotFound if it is not in the item)."""
         entry = self.storage.entry(entry_id)
         contacts = self._recipients(emails)
         if not contacts:
             raise ForwardError("choose at least one contact to send this to")
         text = self._note(note, contacts)
+        edited = self._subject(subject)
+        quote = self.passage(entry, excerpt)
         settings = self.mail_settings
         copy = copy_to_me if copy_to_me is not None else bool(settings and settings.copy_to_me)
         summary = mail.excerpt(entry.summary)
@@ -281,6 +388,9 @@ class Forwarder(DeliveryMixin):
                 language=c.language,
                 note=text,
                 copy_to_me=copy and i == 0,
+                subject=edited,
+                formal=c.formal,
+                quote=quote,
             )
             for i, c in enumerate(contacts)
         ]
@@ -337,6 +447,164 @@ class Forwarder(DeliveryMixin):
                 recipients=[mail.mailbox(address).addr_spec],
             )
         return result.reply
+
+    # --- « Pour toi » letters ------------------------------------------------------------
+
+    def add_to_basket(
+        self,
+        entry_id: int,
+        email: str,
+        note: str | None = None,
+        *,
+        now: datetime,
+        excerpt: str | None = None,
+    ) -> BasketItem:
+        """Put an item (and its one-line note) in the contact's next letter instead of
+        sending it now. Raises NotFound, UnknownContact, ForwardError (note too long),
+        PassageNotFound."""
+        entry = self.storage.entry(entry_id)
+        contact = self._recipients([email])[0]
+        text = "" if note is None else self._note(note, [contact])
+        if text in (FORMAL_NOTE, default_note([contact])):
+            text = ""  # the default note says nothing in a letter of several items
+        item = NewBasketItem(
+            entry_id=entry.id,
+            entry_title=mail.header_text(entry.title),
+            entry_link=entry.link,
+            link_key=link_key(entry.link),
+            feed_title=mail.header_text(entry.feed_title),
+            entry_published=entry.published,
+            excerpt=mail.excerpt(entry.summary),
+            quote=self.passage(entry, excerpt),
+            note=text,
+        )
+        added = self.storage.basket_add(contact.email, item, now=now)
+        log.info("entry %d added to %s's letter", entry.id, contact.email)
+        return added
+
+    def basket(self, email: str) -> list[BasketItem]:
+        return self.storage.basket(self.contact(email).email)
+
+    def next_letter(self, contact: Contact, *, now: datetime) -> datetime | None:
+        """When the contact's next « Pour toi » letter is due: one period after the last
+        one (or after the first item ever put in the basket). None without ``digest:``.
+        A time in the past means "now" (after downtime: ONE letter, then one period
+        from then)."""
+        if contact.digest is None:
+            return None
+        period = DIGEST_PERIODS[contact.digest]
+        last, started = self.storage.digest_clock(contact.email)
+        base = last or started
+        return now if base is None else base + period
+
+    def send_letter(self, email: str, *, now: datetime, undo: bool = True) -> list[Forward]:
+        """Queue the contact's letter now with everything in their basket, as ONE
+        email (one ledger row per item). Empty basket: nothing, []."""
+        contact = self._recipients([email])[0]
+        items = self.storage.basket(contact.email)
+        if not items:
+            return []
+        wait = timedelta(seconds=UNDO_SECONDS if undo else 0)
+        rows = self.storage.queue_letter(
+            LetterRecipient(contact.name, contact.email, contact.language, contact.formal),
+            kind="digest",
+            now=now,
+            send_after=now + wait,
+            basket_ids=[i.id for i in items],
+        )
+        log.info("letter of %d item(s) queued for %s", len(rows), contact.email)
+        return rows
+
+    def queue_due_letters(self, *, now: datetime) -> list[Forward]:
+        """Queue every letter that is due (the outbox round calls this). A contact
+        whose basket is empty gets nothing; their clock waits for the next item."""
+        queued: list[Forward] = []
+        waiting = self.storage.baskets()
+        for contact in self.contacts:
+            if contact.digest is None or contact.email.casefold() not in waiting:
+                continue
+            due = self.next_letter(contact, now=now)
+            if due is not None and due <= now:
+                try:
+                    queued += self.send_letter(contact.email, now=now, undo=False)
+                except ForwardError as e:  # an address that can never leave
+                    log.warning("letter for %s not queued: %s", contact.email, e)
+        return queued
+
+    # --- alerts to oneself ----------------------------------------------------------------
+
+    def queue_alert_letter(self, *, now: datetime, every: timedelta) -> list[Forward]:
+        """The owner's rules' notify-by-email hits, at most one letter per ``every``,
+        to the owner's own address (reply_to, else from), through the outbox."""
+        settings = self.mail_settings
+        if settings is None:
+            return []
+        pending = self.storage.alerts_to_email()
+        if not pending:
+            return []
+        last = self.storage.get_meta("alerts.last_email")
+        if last is not None and datetime.fromisoformat(last) + every > now:
+            return []
+        own = mail.mailbox(settings.reply_to or settings.sender)
+        entry_ids = list(dict.fromkeys(e for e, _r in pending))
+        items = []
+        for entry_id in entry_ids:
+            try:
+                entry = self.storage.entry(entry_id)
+            except NotFound:
+                continue
+            items.append(
+                NewBasketItem(
+                    entry_id=entry.id,
+                    entry_title=mail.header_text(entry.title),
+                    entry_link=entry.link,
+                    link_key=link_key(entry.link),
+                    feed_title=mail.header_text(entry.feed_title),
+                    entry_published=entry.published,
+                    excerpt="",
+                    quote="",
+                    note=", ".join(sorted({r for e, r in pending if e == entry_id})),
+                )
+            )
+        rows = self.storage.queue_letter(
+            LetterRecipient(own.display_name or own.addr_spec, own.addr_spec, "fr", True),
+            kind="alert",
+            now=now,
+            send_after=now,
+            items=items,
+            emailed_alerts=entry_ids,
+        )
+        self.storage.set_meta("alerts.last_email", now.isoformat())
+        return rows
+
+
+def suggest_with_needs(
+    entry: EntryView, contacts: Sequence[Contact], now: datetime, *, limit: int = 5
+) -> list[Suggestion]:
+    """``suggest`` for interests, plus each contact's current needs matched the same
+    way (same folding and plural tolerance); a contact with a matching need comes
+    first, its needs in ``Suggestion.needs``."""
+    by_interest = {s.contact.email.casefold(): s for s in suggest(entry, contacts, limit=1000)}
+    out: list[Suggestion] = []
+    for contact in contacts:
+        needs = contact.active_needs(now)
+        matched = []
+        if needs:
+            for need in needs:
+                probe = Contact(name=contact.name, email=contact.email, interests=(need.what,))
+                if suggest(entry, [probe]):
+                    matched.append(need)
+        found = by_interest.get(contact.email.casefold())
+        if matched:
+            reasons = found.reasons if found else ()
+            score = (found.score if found else 0.0) + 100.0 * len(matched)
+            out.append(
+                Suggestion(contact=contact, reasons=reasons, score=score, needs=tuple(matched))
+            )
+        elif found is not None:
+            out.append(found)
+    out.sort(key=lambda s: (-s.score, fold(s.contact.name)))
+    return out[: max(0, limit)]
 
 
 def _by_address(found: Sequence[Forward], emails: Sequence[str] | None) -> dict[str, list[Forward]]:

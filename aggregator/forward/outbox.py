@@ -57,6 +57,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -64,6 +65,7 @@ from typing import IO
 from aggregator import mail
 from aggregator.config import ConfigSource
 from aggregator.errors import StorageError
+from aggregator.mail.compose import LetterItem, compose_letter
 from aggregator.models import Forward, MailSettings
 from aggregator.storage import Storage
 
@@ -78,6 +80,7 @@ BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 BATCH = 50  # forwards per delivery round; the rest wait for the next round
 LOCK_NAME = ".delivery.lock"
+ALERT_EVERY = timedelta(hours=1)  # at most one alert email per hour (rules' notify)
 RECORD_PATIENCE = 120.0  # seconds of retries for one delivery outcome (see module doc)
 
 
@@ -183,6 +186,56 @@ class DeliveryMixin:
             published=f.entry_published,
             excerpt=f.excerpt,
             language=f.language,
+            formal=f.formal,
+            subject=f.subject,
+            quote=f.quote,
+        )
+
+    def _message(
+        self,
+        f: Forward,
+        *,
+        sender: str | None,
+        reply_to: str | None = None,
+        date: datetime,
+        message_id: str | None = None,
+        readable: bool = False,
+    ) -> EmailMessage:
+        """The email of a row: a forward, or, for the lead of a letter, the whole
+        letter (every row of it, in order)."""
+        if f.letter_of is None:
+            return mail.compose(
+                self._letter(f),
+                sender=sender,
+                reply_to=reply_to,
+                date=date,
+                message_id=message_id,
+                readable=readable,
+            )
+        rows = self.storage.letter_rows(f.id)
+        items = [
+            LetterItem(
+                title=r.entry_title,
+                link=r.entry_link,
+                feed_title=r.feed_title,
+                published=r.entry_published,
+                note=r.note,
+                quote=r.quote,
+            )
+            for r in rows
+        ]
+        return compose_letter(
+            items,
+            to_name=f.contact_name,
+            to_email=f.contact_email,
+            language=f.language,
+            formal=f.formal,
+            kind=f.kind,
+            sender=sender,
+            reply_to=reply_to,
+            date=date,
+            message_id=message_id,
+            readable=readable,
         )
 
     @property
@@ -254,6 +307,7 @@ class DeliveryMixin:
                         interrupted.uncertain,
                     )
                 self.config_source.refresh()
+                self._queue_letters(now)
                 settings = self.mail_settings
                 if settings is None:
                     self._write_emls(now, force, report)
@@ -271,6 +325,15 @@ class DeliveryMixin:
         if report.sent or report.deferred or report.failed or report.uncertain:
             log.info("outbox: %s", report.line())
         return report
+
+    def _queue_letters(self, now: datetime) -> None:
+        """The « Pour toi » letters and the alert letter that are due join the queue
+        (issue 13); a failure here never stops the delivery of what is queued."""
+        try:
+            self.queue_due_letters(now=now)  # type: ignore[attr-defined]
+            self.queue_alert_letter(now=now, every=ALERT_EVERY)  # type: ignore[attr-defined]
+        except (StorageError, mail.MailError) as e:
+            log.warning("letters not queued this round: %s", e)
 
     # --- recording outcomes ---------------------------------------------------------------
 
@@ -390,8 +453,8 @@ class DeliveryMixin:
         if claimed is None:  # cancelled or taken meanwhile
             return True
         try:
-            message = mail.compose(
-                self._letter(claimed),
+            message = self._message(
+                claimed,
                 sender=settings.sender,
                 reply_to=settings.reply_to,
                 date=now,
@@ -503,9 +566,7 @@ class DeliveryMixin:
     def _write_emls(self, now: datetime, force: bool, report: DeliveryReport) -> None:
         for f in self.storage.forwards_without_eml(now=now, limit=BATCH, force=force):
             try:
-                message = mail.compose(
-                    self._letter(f), sender=None, date=f.created_at, readable=True
-                )
+                message = self._message(f, sender=None, date=f.created_at, readable=True)
             except mail.MailError as e:  # its address is refused: it can never leave
                 log.warning("forward %d cannot leave: %s", f.id, e.reason)
                 if self.storage.claim_forward(f.id, now=now, message_id="", force=True):

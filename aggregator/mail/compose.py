@@ -33,6 +33,8 @@ from .headers import (
 EXCERPT_WORDS = 200
 EXCERPT_PARAGRAPHS = 4
 TITLE_MAX = 200  # characters of the title in the subject
+SUBJECT_MAX = 250  # characters of a subject the person edited
+QUOTE_MAX = 3000  # characters of a selected passage quoted in a letter
 WRAP = 72
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -42,6 +44,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "colon": " : ",
         "test_subject": "Test d'envoi de l'agrégateur",
         "test_body": "Ce message de test confirme que l'agrégateur peut envoyer du courrier.",
+        "subject_formal": "Ceci pourrait vous intéresser : {title}",
+        "digest_subject": "Pour toi : {n} article{s}",
+        "digest_subject_formal": "Pour vous : {n} article{s}",
+        "alert_subject": "Alertes : {n} nouvel article{s}",
+        "alert_subject_many": "Alertes : {n} nouveaux articles",
+        "digest_intro": "Quelques lectures choisies pour toi :",
+        "digest_intro_formal": "Quelques lectures choisies pour vous :",
+        "alert_intro": "Vos règles ont trouvé :",
     },
     "en": {
         "subject": "This might interest you: {title}",
@@ -49,6 +59,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "colon": ": ",
         "test_subject": "Aggregator test message",
         "test_body": "This test message confirms that the aggregator can send mail.",
+        "subject_formal": "This might interest you: {title}",
+        "digest_subject": "For you: {n} article{s}",
+        "digest_subject_formal": "For you: {n} article{s}",
+        "alert_subject": "Alerts: {n} new article{s}",
+        "alert_subject_many": "Alerts: {n} new articles",
+        "digest_intro": "A few things I picked for you:",
+        "digest_intro_formal": "A few things I picked for you:",
+        "alert_intro": "Your rules found:",
     },
 }
 MONTHS = {
@@ -76,6 +94,55 @@ class Letter:
     published: datetime | None
     excerpt: str  # plain text, paragraphs separated by blank lines
     language: str = "fr"
+    formal: bool = False  # « vous »: « Ceci pourrait vous intéresser : … »
+    subject: str = ""  # as the person edited it; '' = the default for the tone
+    quote: str = ""  # a passage the person selected: quoted instead of ``excerpt``
+
+
+@dataclass(frozen=True)
+class LetterItem:
+    """One item of a « Pour toi » letter (or of an alert letter)."""
+
+    title: str
+    link: str | None
+    feed_title: str
+    published: datetime | None
+    note: str = ""  # the one line the person wrote for this item
+    quote: str = ""  # a selected passage, else nothing: a letter stays short
+
+
+def subject_for(letter: Letter) -> str:
+    """The Subject: the person's edited one, else the tone's template with the title;
+    always one header-safe line (``header_value``), capped."""
+    language = letter.language if letter.language in TEXTS else "fr"
+    if header_text(letter.subject):
+        return header_value(letter.subject, SUBJECT_MAX)
+    title = header_text(letter.title) or "(sans titre)"
+    template = TEXTS[language]["subject_formal" if letter.formal else "subject"]
+    return template.format(title=header_value(title, TITLE_MAX))
+
+
+def quote_text(text: str, limit: int = QUOTE_MAX) -> str:
+    """A selected passage as it is quoted: body text, blank lines kept as paragraph
+    breaks, runs of spaces collapsed, at most ``limit`` characters (cut at a word, "…")."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", body_text(text))]
+    out = "\n\n".join(p for p in paragraphs if p)
+    if len(out) > limit:
+        cut = out[: limit - 2]
+        space = cut.rfind(" ")
+        if space > limit // 2:  # never cut a word in two when a space is near
+            cut = cut[:space]
+        out = cut.rstrip() + " …"
+    return out
+
+
+def _quoted_lines(text: str) -> list[str]:
+    lines: list[str] = []
+    for i, paragraph in enumerate(text.split("\n\n")):
+        if i:
+            lines.append(">")
+        lines += ["> " + line for line in _wrap(paragraph).split("\n")]
+    return lines
 
 
 def body_text(text: str) -> str:
@@ -143,9 +210,7 @@ def compose(
     language = letter.language if letter.language in TEXTS else "fr"
     texts = TEXTS[language]
     title = header_text(letter.title) or "(sans titre)"
-    meant: dict[str, str | Address] = {
-        "Subject": texts["subject"].format(title=header_value(title, TITLE_MAX))
-    }
+    meant: dict[str, str | Address] = {"Subject": subject_for(letter)}
     if sender:
         meant["From"] = mailbox(sender)
     if reply_to or sender:
@@ -160,7 +225,9 @@ def compose(
     source = header_text(letter.feed_title)
     when = format_date(letter.published, language) if letter.published else ""
     byline = " · ".join(x for x in (source, when) if x)
-    paragraphs = [p for p in excerpt(letter.excerpt).split("\n\n") if p]
+    quote = quote_text(letter.quote)
+    source = quote or excerpt(letter.excerpt)
+    paragraphs = [p for p in source.split("\n\n") if p]
 
     plain: list[str] = []
     if note:
@@ -169,7 +236,10 @@ def compose(
     if byline:
         plain.append(_wrap(byline))
     plain.append("")
-    plain += [x for p in paragraphs for x in (_wrap(p), "")]
+    if quote:  # the passage the person chose: quoted lines (RFC 3676 style "> ")
+        plain += [*_quoted_lines(quote), ""]
+    else:
+        plain += [x for p in paragraphs for x in (_wrap(p), "")]
     if link:
         plain.append(f"{texts['read']}{texts['colon']}{link}")
     text = "\n".join(plain).rstrip() + "\n"
@@ -205,6 +275,93 @@ def compose(
     parts += ["</body>", "</html>"]
     cte = None if readable else "quoted-printable"
     msg.set_content(text, cte=cte)
+    msg.add_alternative("\n".join(parts) + "\n", subtype="html", cte=cte)
+    check_headers(msg, meant)
+    return msg
+
+
+def compose_letter(
+    items: list[LetterItem],
+    *,
+    to_name: str,
+    to_email: str,
+    language: str = "fr",
+    formal: bool = False,
+    kind: str = "digest",
+    sender: str | None,
+    reply_to: str | None = None,
+    date: datetime,
+    message_id: str | None = None,
+    readable: bool = False,
+) -> EmailMessage:
+    """One email with several items: a « Pour toi » letter (``kind`` digest) or the
+    owner's alert letter (``kind`` alert). Each item: its title (linked), source and
+    date, the person's one line, a selected passage if any, then the link."""
+    language = language if language in TEXTS else "fr"
+    texts = TEXTS[language]
+    n = len(items)
+    if kind == "alert":
+        subject = texts["alert_subject_many" if n > 1 else "alert_subject"].format(n=n, s="")
+        intro = texts["alert_intro"]
+    else:
+        key = "digest_subject_formal" if formal else "digest_subject"
+        subject = texts[key].format(n=n, s="s" if n > 1 else "")
+        intro = texts["digest_intro_formal" if formal else "digest_intro"]
+    meant: dict[str, str | Address] = {"Subject": subject}
+    if sender:
+        meant["From"] = mailbox(sender)
+    if reply_to or sender:
+        meant["Reply-To"] = mailbox(reply_to or sender or "")
+    meant["To"] = address(to_name, to_email)
+    msg = new_message(meant)
+    msg["Date"] = format_datetime(date.astimezone(UTC))
+    msg["Message-ID"] = message_id or make_message_id(sender)
+    e = html.escape
+    plain = [intro, ""]
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{language}">',
+        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width">',
+        f"<title>{e(subject)}</title></head>",
+        '<body style="font-family: sans-serif; line-height: 1.5; color: #222; max-width: 40em;">',
+        f"<p>{e(intro)}</p>",
+    ]
+    for i, item in enumerate(items, 1):
+        title = header_text(item.title) or "(sans titre)"
+        link = safe_link(item.link)
+        when = format_date(item.published, language) if item.published else ""
+        byline = " · ".join(x for x in (header_text(item.feed_title), when) if x)
+        note = body_text(item.note).strip()
+        quote = quote_text(item.quote)
+        plain.append(_wrap(f"{i}. {title}"))
+        if byline:
+            plain.append(_wrap(byline))
+        if note:
+            plain.append(_wrap_lines(note))
+        if quote:
+            plain += _quoted_lines(quote)
+        if link:
+            plain.append(link)
+        plain.append("")
+        heading = f'<a href="{e(link)}">{e(title)}</a>' if link else e(title)
+        parts.append(f'<h2 style="font-size: 1.1em; margin: 1.4em 0 0.2em;">{heading}</h2>')
+        if byline:
+            parts.append(f'<p style="margin: 0; color: #666; font-size: 0.9em;">{e(byline)}</p>')
+        if note:
+            lines = "<br>\n".join(e(line) for line in note.split("\n"))
+            parts.append(f"<p>{lines}</p>")
+        if quote:
+            parts.append(
+                '<blockquote style="margin: 0.5em 0; padding-left: 1em; '
+                'border-left: 3px solid #ddd; color: #444;">'
+            )
+            parts += [f"<p>{e(p)}</p>" for p in quote.split("\n\n")]
+            parts.append("</blockquote>")
+        if link:
+            parts.append(f'<p><a href="{e(link)}">{e(texts["read"])}</a></p>')
+    parts += ["</body>", "</html>"]
+    cte = None if readable else "quoted-printable"
+    msg.set_content("\n".join(plain).rstrip() + "\n", cte=cte)
     msg.add_alternative("\n".join(parts) + "\n", subtype="html", cte=cte)
     check_headers(msg, meant)
     return msg

@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 
 from ._backup import Copied, backup, restore
-from ._forwards import ForwardsMixin, NewForward, QueueOutcome
+from ._forwards import NewForward, QueueOutcome
+from ._letters import LetterRecipient, LettersMixin, NewBasketItem
 from ._resolutions import Resolution, ResolutionsMixin
 from ._search import SearchMixin
 from ._status import ProblemsMixin, StorageProblem, problem_kind
@@ -31,6 +32,8 @@ DEFAULT_PATH = os.path.join("data", "aggregator.sqlite3")
 __all__ = [
     "DEFAULT_PATH",
     "Copied",
+    "LetterRecipient",
+    "NewBasketItem",
     "NewForward",
     "QueueOutcome",
     "Resolution",
@@ -42,7 +45,7 @@ __all__ = [
 ]
 
 
-class Storage(ForwardsMixin, SearchMixin, ProblemsMixin, ResolutionsMixin):
+class Storage(LettersMixin, SearchMixin, ProblemsMixin, ResolutionsMixin):
     """The database. ``Storage(path)`` creates the folders, opens the file, checks that
     it is ours (``PRAGMA application_id``) and migrates it.
 

@@ -36,8 +36,12 @@ from ._sqlite import StorageBase, from_ts, opt_ts, to_ts
 _COLUMNS = """
     id, batch, entry_id, entry_title, entry_link, feed_title, contact_name, contact_email,
     note, state, created_at, send_after, attempts, next_attempt, last_error, sent_at,
-    message_id, entry_published, excerpt, language, copy_to_me
+    message_id, entry_published, excerpt, language, copy_to_me, subject, formal, quote,
+    letter_of, kind
 """
+
+# The rows of a letter (« Pour toi », alerts) other than its lead: they move with it.
+_NOT_MEMBER = "(letter_of IS NULL OR letter_of = id)"
 
 # Forwards that count as "sent" for the memory ("déjà envoyé à Camille") and the labels.
 # An uncertain one may have arrived: sending it again is the person's decision.
@@ -49,6 +53,7 @@ def _forward(row: Sequence) -> Forward:
         id_, batch, entry_id, entry_title, entry_link, feed_title, contact_name,
         contact_email, note, state, created_at, send_after, attempts, next_attempt,
         last_error, sent_at, message_id, entry_published, excerpt, language, copy_to_me,
+        subject, formal, quote, letter_of, kind,
     ) = row  # fmt: skip
     return Forward(
         id=id_,
@@ -72,6 +77,11 @@ def _forward(row: Sequence) -> Forward:
         excerpt=excerpt,
         language=language,
         copy_to_me=bool(copy_to_me),
+        subject=subject,
+        formal=bool(formal),
+        quote=quote,
+        letter_of=letter_of,
+        kind=kind,
     )
 
 
@@ -91,6 +101,9 @@ class NewForward:
     language: str
     note: str
     copy_to_me: bool = False
+    subject: str = ""
+    formal: bool = False
+    quote: str = ""
 
     @property
     def email_key(self) -> str:
@@ -170,11 +183,13 @@ class ForwardsMixin(StorageBase):
                     INSERT INTO forwards (
                         batch, entry_id, entry_title, entry_link, link_key, feed_title,
                         entry_published, excerpt, contact_name, contact_email, email_key,
-                        language, note, copy_to_me, state, created_at, send_after)
+                        language, note, copy_to_me, state, created_at, send_after,
+                        subject, formal, quote)
                     VALUES (
                         :batch, :entry_id, :entry_title, :entry_link, :link_key, :feed_title,
                         :entry_published, :excerpt, :contact_name, :contact_email, :email_key,
-                        :language, :note, :copy_to_me, 'queued', :now, :send_after)
+                        :language, :note, :copy_to_me, 'queued', :now, :send_after,
+                        :subject, :formal, :quote)
                     RETURNING id
                     """,
                     {
@@ -194,6 +209,9 @@ class ForwardsMixin(StorageBase):
                         "copy_to_me": int(r.copy_to_me),
                         "now": ts,
                         "send_after": to_ts(send_after),
+                        "subject": r.subject,
+                        "formal": int(r.formal),
+                        "quote": r.quote,
                     },
                 ).fetchone()
                 inserted.append(id_)
@@ -230,7 +248,7 @@ class ForwardsMixin(StorageBase):
             rows = db.execute(
                 f"""
                 SELECT entry_id, contact_name FROM forwards
-                WHERE entry_id IN (SELECT value FROM json_each(:ids)) AND state IN {_LIVE}
+                WHERE entry_id IN (SELECT value FROM json_each(:ids)) AND state IN {_LIVE} AND kind != 'alert'
                 ORDER BY id
                 """,  # noqa: S608
                 {"ids": json.dumps(list(entry_ids))},
@@ -266,7 +284,7 @@ class ForwardsMixin(StorageBase):
             rows = db.execute(
                 f"""
                 SELECT entry_id, link_key FROM forwards
-                WHERE email_key = :key AND state IN {_LIVE}
+                WHERE email_key = :key AND state IN {_LIVE} AND kind != 'alert'
                 """,  # noqa: S608
                 {"key": email.casefold()},
             ).fetchall()
@@ -297,7 +315,7 @@ class ForwardsMixin(StorageBase):
                 UPDATE forwards
                 SET state = 'queued', send_after = min(send_after, :now),
                     next_attempt = NULL, attempts = 0
-                WHERE id = :id AND state IN ('failed', 'queued', 'uncertain')
+                WHERE (id = :id OR letter_of = :id) AND state IN ('failed', 'queued', 'uncertain')
                 """,
                 {"id": forward_id, "now": to_ts(now)},
             )
@@ -351,7 +369,7 @@ class ForwardsMixin(StorageBase):
     def due_forwards(self, *, now: datetime, limit: int, force: bool = False) -> list[Forward]:
         """Queued forwards whose undo window is over and whose next attempt is due,
         oldest first; ``force`` ignores both (the person asked to send now)."""
-        where = "state = 'queued'"
+        where = f"state = 'queued' AND {_NOT_MEMBER}"
         if not force:
             where += " AND send_after <= :now AND (next_attempt IS NULL OR next_attempt <= :now)"
         with self._query() as db:
@@ -381,7 +399,7 @@ class ForwardsMixin(StorageBase):
                 SET state = 'sending', claimed_at = :now, attempts = attempts + 1,
                     message_id = CASE WHEN message_id = '' THEN :mid ELSE message_id END,
                     claimed_by = :owner, final_dot_at = NULL
-                WHERE id = :id AND state = 'queued' {due}
+                WHERE (id = :id OR letter_of = :id) AND state = 'queued' {due}
                 """,  # noqa: S608
                 {"id": forward_id, "now": to_ts(now), "mid": message_id, "owner": owner},
             )
@@ -394,7 +412,8 @@ class ForwardsMixin(StorageBase):
         'sending' after a crash is 'uncertain', not queued again."""
         with self._write() as db:
             db.execute(
-                "UPDATE forwards SET final_dot_at = :now WHERE id = :id AND state = 'sending'",
+                "UPDATE forwards SET final_dot_at = :now "
+                "WHERE (id = :id OR letter_of = :id) AND state = 'sending'",
                 {"id": forward_id, "now": to_ts(now)},
             )
 
@@ -447,7 +466,7 @@ class ForwardsMixin(StorageBase):
     ) -> list[Forward]:
         """Queued forwards past their undo window (any, with ``force``) whose .eml
         copy was not written yet."""
-        where = "state = 'queued' AND eml_written = 0"
+        where = f"state = 'queued' AND eml_written = 0 AND {_NOT_MEMBER}"
         if not force:
             where += " AND send_after <= :now"
         with self._query() as db:
@@ -456,7 +475,8 @@ class ForwardsMixin(StorageBase):
     def eml_written(self, forward_id: int, *, note: str) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE forwards SET eml_written = 1, last_error = :note WHERE id = :id",
+                "UPDATE forwards SET eml_written = 1, last_error = :note "
+                "WHERE id = :id OR letter_of = :id",
                 {"id": forward_id, "note": note},
             )
 
@@ -467,7 +487,7 @@ class ForwardsMixin(StorageBase):
         with self._write() as db:
             db.execute(
                 f"UPDATE forwards SET {assignments}, claimed_at = NULL, "  # noqa: S608
-                f"claimed_by = NULL WHERE id = :id AND state IN {states}",
+                f"claimed_by = NULL WHERE (id = :id OR letter_of = :id) AND state IN {states}",
                 {"id": forward_id, **params},
             )
 
@@ -495,7 +515,7 @@ class ForwardsMixin(StorageBase):
         link_key: str | None,
         email_keys: Sequence[str] | None,
     ) -> list[Forward]:
-        where = f"(entry_id = :entry_id OR link_key = :link_key) AND state IN {_LIVE}"
+        where = f"(entry_id = :entry_id OR link_key = :link_key) AND state IN {_LIVE} AND kind != 'alert'"
         if email_keys is not None:
             where += " AND email_key IN (SELECT value FROM json_each(:keys))"
         keys = json.dumps(list(email_keys or ()))
