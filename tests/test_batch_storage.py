@@ -106,8 +106,10 @@ def test_a_database_that_fails_mid_batch_stops_it_at_once(tmp_path: Path, proces
         storage.close()
 
     assert damaged, "the feed server was never asked anything"
-    # Before the fix: all 80 feeds, in 10 s or more. Now the first store fails after
-    # one answer (plus, with processes, the ~1-2 s the workers take to start), and
-    # only the 4 requests per host already on the wire are still answered.
+    # Before the fix: all 80 feeds were still requested. Now the first store fails
+    # after one answer and only the 4 requests per host already on the wire are
+    # still answered: the request count is the proof, not the clock (a loaded CI box
+    # took 5.2 s for what takes 1-2 s here). The time bound only catches a hang
+    # (workers joined that never exit: the run used to stop at the test timeout).
     assert asked <= FEEDS // 3, f"{asked} of {FEEDS} feeds were still requested"
-    assert took < 5, f"update() took {took:.1f} s to give up"
+    assert took < 30, f"update() took {took:.1f} s to give up"

@@ -254,6 +254,9 @@ def test_control_characters_in_text_fields_are_refused(app, client):
 # --- every route, every parameter: the known-bad table --------------------------------
 
 
+# Every route of the app in one test: its time grows with the URL map (~10 s
+# alone here, 60 s on a loaded box), so it gets more than the 60 s default.
+@pytest.mark.timeout(300)
 def test_every_route_with_every_nasty_value(fuzz_app):
     """Each value as every path segment, then in every parameter at once (query string
     and form body). One parameter at a time is the Hypothesis test's job, below."""
@@ -343,6 +346,9 @@ def as_query(items: list[tuple[str, str]]) -> str:
     return "&".join(f"{quote(k, safe='')}={encode(v)}" for k, v in items)
 
 
+# Every route of the app in one test: its time grows with the URL map (~10 s
+# alone here, 60 s on a loaded box), so it gets more than the 60 s default.
+@pytest.mark.timeout(300)
 def test_no_route_answers_5xx_to_anything(tmp_path: Path):
     site = write_site(tmp_path)
     (tmp_path / "contacts.yaml").write_text(CONTACTS_YAML, encoding="utf-8")
