@@ -9,6 +9,12 @@
  * the email, and sends with fetch(). A toast then counts down the undo window with
  * an « Annuler » button, and the item shows « envoyé à … ».
  *
+ * A passage selected in an article (mouse, touch or keyboard) shows « Envoyer cet
+ * extrait » next to it; that button, or "f" while the selection lasts, opens the
+ * panel with the passage quoted. « Autre contact » matches any part of a name or an
+ * address without case or accents: one match is chosen, several are listed, none
+ * offers to add the person; the error goes as soon as the text is fixed.
+ *
  * Text shown here comes from the server (translated data-* attributes and JSON
  * messages): no words in this file. Keyboard: "f" on the selected item (app.js key
  * map; the help overlay lists it from filters.SHORTCUTS).
@@ -151,16 +157,50 @@
     return Array.prototype.slice.call(form.querySelectorAll('input[name="to"]'));
   }
 
-  function noteDefault(form) {
-    var chosen = boxes(form).filter(function (b) {
+  function chosenBoxes(form) {
+    return boxes(form).filter(function (b) {
       return b.checked;
     });
-    var english =
-      chosen.length > 0 &&
-      chosen.every(function (b) {
+  }
+
+  function noteDefault(form) {
+    var chosen = chosenBoxes(form);
+    function all(test) {
+      return chosen.length > 0 && chosen.every(test);
+    }
+    if (
+      all(function (b) {
         return b.getAttribute("data-language") === "en";
-      });
-    return form.getAttribute(english ? "data-default-en" : "data-default-fr");
+      })
+    ) {
+      return form.getAttribute("data-default-en");
+    }
+    if (
+      all(function (b) {
+        return b.getAttribute("data-formal") === "1" && b.getAttribute("data-language") !== "en";
+      })
+    ) {
+      return form.getAttribute("data-default-formal"); /* « vous » to every one of them */
+    }
+    return form.getAttribute("data-default-fr");
+  }
+
+  /* The subject before any edit: the first chosen contact's tone. */
+  function subjectDefault(form) {
+    var first = chosenBoxes(form)[0];
+    var tone = "fr";
+    if (first && first.getAttribute("data-language") === "en") {
+      tone = "en";
+    } else if (first && first.getAttribute("data-formal") === "1") {
+      tone = "formal";
+    }
+    return form.getAttribute("data-subject-" + tone);
+  }
+
+  function subjectDefaults(form) {
+    return ["fr", "formal", "en"].map(function (t) {
+      return form.getAttribute("data-subject-" + t);
+    });
   }
 
   function countNote(form) {
@@ -179,6 +219,10 @@
     if (note && form.getAttribute("data-note-edited") !== "1") {
       note.value = noteDefault(form);
       countNote(form);
+    }
+    var subject = form.querySelector("[data-subject]");
+    if (subject && form.getAttribute("data-subject-edited") !== "1") {
+      subject.value = subjectDefault(form);
     }
     var resend = form.querySelector("[data-resend]");
     var list = form.querySelector("[data-resend-list]");
@@ -219,6 +263,7 @@
       box.checked = true;
       box.setAttribute("data-name", contact.name);
       box.setAttribute("data-language", contact.language || "fr");
+      box.setAttribute("data-formal", contact.formal ? "1" : "0");
       if (contact.previous) {
         box.setAttribute("data-previous", contact.previous);
       }
@@ -240,21 +285,67 @@
     update(form);
   }
 
-  function optionFor(form, text) {
-    var wanted = text.trim().toLowerCase();
+  /* Case- and accent-insensitive form, as the server's matcher (« Bélanger » ~ « belanger »). */
+  function fold(text) {
+    return text
+      .normalize("NFKD")
+      .replace(/[\u0300-\u036f]/g, "")
+      .toLowerCase()
+      .replace(/\s+/g, " ")
+      .trim();
+  }
+
+  /* The contacts what was typed may mean: an exact name, address or "Name <address>"
+     is that one; otherwise any part of a name or an address. */
+  function matchesFor(form, text) {
+    var wanted = fold(text);
     if (!wanted) {
-      return null;
+      return [];
     }
     var options = Array.prototype.slice.call(form.querySelectorAll("datalist option"));
-    return (
-      options.filter(function (o) {
-        return (
-          o.value.toLowerCase() === wanted ||
-          o.getAttribute("data-email").toLowerCase() === wanted ||
-          o.getAttribute("data-name").toLowerCase() === wanted
-        );
-      })[0] || null
-    );
+    var exact = options.filter(function (o) {
+      return (
+        fold(o.value) === wanted ||
+        fold(o.getAttribute("data-email")) === wanted ||
+        fold(o.getAttribute("data-name")) === wanted
+      );
+    });
+    if (exact.length === 1) {
+      return exact;
+    }
+    return options.filter(function (o) {
+      return (
+        fold(o.getAttribute("data-name")).indexOf(wanted) >= 0 ||
+        fold(o.getAttribute("data-email")).indexOf(wanted) >= 0
+      );
+    });
+  }
+
+  function optionFor(form, text) {
+    var found = matchesFor(form, text);
+    return found.length === 1 ? found[0] : null;
+  }
+
+  function chooseOption(form, option) {
+    choose(form, {
+      email: option.getAttribute("data-email"),
+      name: option.getAttribute("data-name"),
+      language: option.getAttribute("data-language"),
+      formal: option.getAttribute("data-formal") === "1",
+      previous: option.getAttribute("data-previous"),
+    });
+  }
+
+  function clearPicker(form) {
+    var list = form.querySelector("[data-picker-matches]");
+    if (list) {
+      list.replaceChildren();
+      list.hidden = true;
+    }
+    if (form.getAttribute("data-picker-error") === "1") {
+      form.removeAttribute("data-picker-error");
+      showErrors(form.querySelector("[data-forward-errors]"), []);
+    }
   }
 
   function pickTyped(form, input) {
@@ -262,14 +353,56 @@
     if (!option) {
       return false;
     }
-    choose(form, {
-      email: option.getAttribute("data-email"),
-      name: option.getAttribute("data-name"),
-      language: option.getAttribute("data-language"),
-      previous: option.getAttribute("data-previous"),
-    });
+    chooseOption(form, option);
     input.value = "";
+    clearPicker(form);
     return true;
+  }
+
+  /* Enter (or leaving the box) on typed text: one contact is chosen, several are
+     listed to choose from, none offers to add the person. The error clears as soon
+     as the text is fixed or a contact is chosen. */
+  function resolveTyped(form, input) {
+    var text = input.value.trim();
+    if (!text || pickTyped(form, input)) {
+      return;
+    }
+    var found = matchesFor(form, text);
+    var errors = form.querySelector("[data-forward-errors]");
+    var list = form.querySelector("[data-picker-matches]");
+    form.setAttribute("data-picker-error", "1");
+    list.replaceChildren();
+    if (found.length > 1) {
+      showErrors(errors, [input.getAttribute("data-picker-several").replace("{text}", text)]);
+      found.forEach(function (option) {
+        var li = document.createElement("li");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "btn btn-small";
+        button.textContent = option.value;
+        button.addEventListener("click", function () {
+          chooseOption(form, option);
+          input.value = "";
+          clearPicker(form);
+          input.focus();
+        });
+        li.appendChild(button);
+        list.appendChild(li);
+      });
+      list.hidden = false;
+      list.querySelector("button").focus();
+      return;
+    }
+    list.hidden = true;
+    showErrors(errors, [input.getAttribute("data-picker-none").replace("{text}", text)]);
+    var details = form.querySelector(".new-contact");
+    if (details) {
+      details.open = true;
+      var field = form.querySelector(text.indexOf("@") >= 0 ? "[data-new-email]" : "[data-new-name]");
+      if (field && !field.value) {
+        field.value = text;
+      }
+    }
   }
 
   /* form.getAttribute("action"), not form.action: the buttons named "action" shadow it. */
@@ -320,6 +453,41 @@
       });
   }
 
+  function setExcerpt(form, text) {
+    var box = form.querySelector("[data-excerpt-box]");
+    if (!box) {
+      return;
+    }
+    form.querySelector("[data-excerpt]").value = text;
+    box.querySelector("[data-excerpt-text]").textContent = text;
+    box.hidden = !text;
+  }
+
+  function addToBasket(form, button) {
+    var params = new URLSearchParams(new FormData(form));
+    params.set("action", "basket");
+    var errors = form.querySelector("[data-forward-errors]");
+    button.disabled = true;
+    return postForm(form.getAttribute("action"), params)
+      .then(function (answer) {
+        if (!answer.ok) {
+          showErrors(errors, errorsOf(answer.data));
+          return;
+        }
+        dialog.close();
+        if (toast) {
+          clearInterval(toastTimer);
+          toast.querySelector("[data-toast-text]").textContent = answer.data.message;
+          toast.querySelector("[data-toast-cancel]").hidden = true;
+          toast.hidden = false;
+          hideToast(5000);
+        }
+      })
+      .finally(function () {
+        button.disabled = false;
+      });
+  }
+
   function addContact(form) {
     var box = form.querySelector("[data-new-contact-errors]");
     var name = form.querySelector("[data-new-name]");
@@ -332,6 +500,10 @@
       interests: interests.value,
       language: language.value,
     });
+    var formal = form.querySelector("[data-new-formal]");
+    if (formal && formal.checked) {
+      params.set("formal", "1");
+    }
     return postForm("/contacts", params).then(function (answer) {
       if (!answer.ok) {
         showErrors(box, errorsOf(answer.data));
@@ -339,17 +511,28 @@
       }
       showErrors(box, []);
       var c = answer.data.contact;
+      c.formal = Boolean(formal && formal.checked);
       var option = document.createElement("option");
       option.value = c.name + " <" + c.email + ">";
       option.setAttribute("data-email", c.email);
       option.setAttribute("data-name", c.name);
       option.setAttribute("data-language", c.language);
+      option.setAttribute("data-formal", c.formal ? "1" : "0");
       var datalist = form.querySelector("datalist");
       if (datalist) {
         datalist.appendChild(option);
       }
       choose(form, c);
       name.value = email.value = interests.value = "";
+      if (formal) {
+        formal.checked = false;
+      }
+      /* The text typed in « Autre contact » was this person: it no longer blocks « Envoyer ». */
+      var search = form.querySelector("[data-contact-search]");
+      if (search) {
+        search.value = "";
+      }
+      clearPicker(form);
       var details = form.querySelector(".new-contact");
       details.open = false;
       var summary = details.querySelector("summary");
@@ -368,12 +551,26 @@
         pickTyped(form, event.target);
       }
     });
+    var removeExcerpt = form.querySelector("[data-excerpt-remove]");
+    if (removeExcerpt) {
+      removeExcerpt.addEventListener("click", function () {
+        setExcerpt(form, "");
+        var subject = form.querySelector("[data-subject]");
+        if (subject) {
+          subject.focus();
+        }
+      });
+    }
     form.addEventListener("input", function (event) {
       var target = event.target;
       if (target.hasAttribute("data-note")) {
         form.setAttribute("data-note-edited", target.value === noteDefault(form) ? "0" : "1");
         countNote(form);
+      } else if (target.hasAttribute("data-subject")) {
+        var plain = !target.value.trim() || subjectDefaults(form).indexOf(target.value) >= 0;
+        form.setAttribute("data-subject-edited", plain ? "0" : "1");
       } else if (target.hasAttribute("data-contact-search")) {
+        clearPicker(form);
         /* Picking a datalist suggestion fires "input" with the option's exact value. */
         var option = optionFor(form, target.value);
         if (option && option.value === target.value) {
@@ -388,10 +585,7 @@
       }
       if (target.hasAttribute("data-contact-search")) {
         event.preventDefault();
-        if (target.value.trim() && !pickTyped(form, target)) {
-          /* Not a contact: the server says so in words (and how to add one). */
-          preview(form);
-        }
+        resolveTyped(form, target);
       } else if (target.closest(".new-contact") && target.tagName === "INPUT") {
         event.preventDefault();
         addContact(form);
@@ -400,8 +594,18 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var button = event.submitter || form.querySelector("[data-send]");
+      var search = form.querySelector("[data-contact-search]");
+      if (search && search.value.trim() && !button.hasAttribute("data-new-contact")) {
+        /* Leftover text in « Autre contact »: resolve it first (one match is chosen). */
+        resolveTyped(form, search);
+        if (search.value.trim()) {
+          return;
+        }
+      }
       if (button.hasAttribute("data-new-contact")) {
         addContact(form);
+      } else if (button.hasAttribute("data-basket")) {
+        addToBasket(form, button);
       } else if (button.hasAttribute("data-preview-button")) {
         preview(form);
       } else {
@@ -420,7 +624,7 @@
 
   /* --- the dialog ---------------------------------------------------------- */
 
-  function openPanel(link) {
+  function openPanel(link, excerpt) {
     opener = link;
     var url = new URL(link.href, window.location.href);
     url.searchParams.set("fragment", "1");
@@ -436,7 +640,11 @@
           throw new Error("no form");
         }
         body.replaceChildren(document.adoptNode(form));
-        setup(body.querySelector("[data-forward-form]"));
+        var added = body.querySelector("[data-forward-form]");
+        if (excerpt) {
+          setExcerpt(added, excerpt);
+        }
+        setup(added);
       })
       .catch(function () {
         window.location.href = link.href; /* the page version still works */
@@ -496,7 +704,85 @@
     openPanel(link);
   });
 
+  /* --- « Envoyer cet extrait »: a passage selected in an article -------------- */
+
+  var MAX_SELECTION = 100000; /* the server refuses longer ones, with a sentence */
+  var excerptButton = null;
+
+  /* The selected text and the item it lies in (one with a forward link), or null. */
+  function selectedPassage() {
+    var selection = window.getSelection ? window.getSelection() : null;
+    if (!selection || selection.isCollapsed || !selection.rangeCount) {
+      return null;
+    }
+    var text = selection.toString();
+    if (!text.trim()) {
+      return null;
+    }
+    var node = selection.getRangeAt(0).commonAncestorContainer;
+    var element = node.nodeType === 1 ? node : node.parentElement;
+    var item = element && element.closest("[data-entry-id]");
+    if (!item || dialog.contains(element)) {
+      return null;
+    }
+    var link = item.querySelector("[data-forward]");
+    if (!link) {
+      return null;
+    }
+    return { text: text.slice(0, MAX_SELECTION), link: link, range: selection.getRangeAt(0) };
+  }
+
+  function hideExcerptButton() {
+    if (excerptButton) {
+      excerptButton.hidden = true;
+    }
+  }
+
+  function showExcerptButton() {
+    var found = selectedPassage();
+    if (!found) {
+      hideExcerptButton();
+      return;
+    }
+    if (!excerptButton) {
+      excerptButton = document.createElement("button");
+      excerptButton.type = "button";
+      excerptButton.className = "btn btn-small excerpt-button";
+      excerptButton.setAttribute("data-excerpt-button", "");
+      excerptButton.textContent = dialog.getAttribute("data-excerpt-label");
+      /* mousedown would clear the selection before the click: keep it. */
+      excerptButton.addEventListener("mousedown", function (event) {
+        event.preventDefault();
+      });
+      excerptButton.addEventListener("click", function () {
+        var now = selectedPassage();
+        hideExcerptButton();
+        if (now) {
+          openPanel(now.link, now.text);
+        }
+      });
+      document.body.appendChild(excerptButton);
+    }
+    var rect = found.range.getBoundingClientRect();
+    excerptButton.style.top = String(window.scrollY + rect.bottom + 6) + "px";
+    excerptButton.style.left = String(window.scrollX + Math.max(4, rect.left)) + "px";
+    excerptButton.hidden = false;
+  }
+
+  var selectionTimer = null;
+  document.addEventListener("selectionchange", function () {
+    /* Mouse, touch (the handles) and keyboard (shift + arrows) all end up here. */
+    clearTimeout(selectionTimer);
+    selectionTimer = setTimeout(showExcerptButton, 150);
+  });
+
   A.registerKey("f", function (item) {
+    var found = selectedPassage();
+    if (found) {
+      hideExcerptButton();
+      openPanel(found.link, found.text);
+      return;
+    }
     var link = item && item.querySelector("[data-forward]");
     if (link) {
       openPanel(link);

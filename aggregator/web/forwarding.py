@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from types import SimpleNamespace
@@ -39,15 +39,20 @@ from aggregator.errors import AggregatorError, NotFound
 from aggregator.export import forward_json
 from aggregator.forward import (
     DEFAULT_NOTE,
+    FORMAL_NOTE,
     NOTE_MAX,
     UNDO_SECONDS,
     AlreadySent,
     ForwardError,
+    PassageNotFound,
     RateLimited,
     UnknownContact,
-    default_note,
+    default_note_for,
 )
-from aggregator.models import Contact, EntryView, Forward
+from aggregator.forward.matching import fold
+from aggregator.mail import Letter
+from aggregator.mail.compose import SUBJECT_MAX, subject_for
+from aggregator.models import Contact, EntryView, Forward, Need
 from aggregator.web import i18n, safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import id_arg, text_arg
@@ -181,21 +186,34 @@ def _contacts() -> list[Contact]:
     return sorted(state().forwarder.contacts, key=lambda c: c.name.casefold())
 
 
-def resolve(text: str, contacts: Sequence[Contact]) -> str | None:
-    """What someone typed in the "other contact" box -> a contact's address.
+def _folded(text: str) -> str:
+    return " ".join(fold(text).split())
 
-    Accepts the address, the name, or the ``Name <address>`` the suggestions list
-    offers; anything else is None. Only a contact's own stored address comes out.
+
+def matches(text: str, contacts: Sequence[Contact]) -> list[Contact]:
+    """The contacts that what someone typed in the "other contact" box may mean.
+
+    An exact address, name or the ``Name <address>`` the list offers is that one
+    contact; otherwise any part of a name or an address, without case or accents
+    (« hugo » and « belanger » both find « Hugo Bélanger »). Only contacts come out.
     """
     text = " ".join(text.split())
     if not text:
-        return None
+        return []
     _name, addr = parseaddr(text)
     for wanted in (text, addr):
-        for c in contacts:
-            if wanted and wanted.casefold() in (c.email.casefold(), c.name.casefold()):
-                return c.email
-    return None
+        key = _folded(wanted)
+        exact = [c for c in contacts if key and key in (_folded(c.email), _folded(c.name))]
+        if len(exact) == 1:
+            return exact
+    key = _folded(text)
+    return [c for c in contacts if key in _folded(c.name) or key in _folded(c.email)]
+
+
+def resolve(text: str, contacts: Sequence[Contact]) -> str | None:
+    """The address of the one contact ``text`` means, else None (see ``matches``)."""
+    found = matches(text, contacts)
+    return found[0].email if len(found) == 1 else None
 
 
 def _recipients(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
@@ -206,9 +224,17 @@ def _recipients(contacts: Sequence[Contact]) -> tuple[list[str], list[str]]:
     chosen = [" ".join(e.split()) for e in request.values.getlist("to") if e.strip()]
     typed = text_arg("to_search", form=None)
     if typed.strip():
-        found = resolve(typed, contacts)
-        if found:
-            chosen.append(found)
+        found = matches(typed, contacts)
+        if len(found) == 1:
+            chosen.append(found[0].email)
+        elif found:
+            errors.append(
+                _(
+                    "“%(text)s” matches several contacts: %(names)s. Choose one.",
+                    text=typed.strip()[:100],
+                    names=", ".join(c.name for c in found[:10]),
+                )
+            )
         else:
             errors.append(
                 _(
@@ -235,6 +261,71 @@ def _note() -> tuple[str | None, list[str]]:
     return note, []
 
 
+def default_subjects(entry: EntryView) -> dict[str, str]:
+    """The subject the panel shows before any edit, per tone (fr, fr-formal, en)."""
+    out = {}
+    for key, language, formal in (("fr", "fr", False), ("formal", "fr", True), ("en", "en", False)):
+        letter = Letter(
+            to_name="",
+            to_email="",
+            note="",
+            title=entry.title,
+            link=None,
+            feed_title="",
+            published=None,
+            excerpt="",
+            language=language,
+            formal=formal,
+        )
+        out[key] = subject_for(letter)
+    return out
+
+
+def _subject(entry: EntryView) -> str | None:
+    """The edited subject, or None when it is empty or one of the defaults (the tone
+    of the chosen contacts then decides). Control characters are not refused here:
+    ``header_text`` makes them spaces when the subject is stored."""
+    raw = request.values.get("subject", "")
+    text = " ".join(raw.split())
+    if not text or text in default_subjects(entry).values():
+        return None
+    return raw
+
+
+def _excerpt() -> str | None:
+    """The passage selected in the article (markup in it is text)."""
+    raw = request.values.get("excerpt", "")
+    return raw if raw.strip() else None
+
+
+def need_sentence(contact: Contact, need: Need) -> str:
+    """« Camille cherche : appartement 4½ Plateau, depuis le 3 nov. »"""
+    first = contact.name.split()[0] if contact.name.split() else contact.name
+    return _(
+        "%(name)s is looking for: %(what)s, since %(day)s",
+        name=first,
+        what=need.what,
+        day=short_date(need.since),
+    )
+
+
+SHORT_MONTHS = {
+    "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+           "nov.", "déc."),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}  # fmt: skip
+
+
+@bp.app_template_global()
+def short_date(day: date) -> str:
+    """« 3 nov. » (« 3 nov. 2025 » when not this year)."""
+    lang = i18n.current_language()
+    months = SHORT_MONTHS.get(lang, SHORT_MONTHS["fr"])
+    text = f"{day.day} {months[day.month - 1]}"
+    now = g.get("now")
+    return text if now is not None and now.year == day.year else f"{text} {day.year}"
+
+
 def preview_json(message: EmailMessage) -> dict[str, Any]:
     body = message.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else ""
@@ -256,11 +347,13 @@ def render_panel(
     preview: dict[str, Any] | None = None,
     confirm: bool = False,
     status: int = 200,
+    subject: str | None = None,
+    excerpt: str | None = None,
 ) -> Any:
     forwarder = state().forwarder
     contacts = _contacts()
     by_email = {c.email.casefold(): c for c in contacts}
-    suggestions = forwarder.suggestions(entry.id)
+    suggestions = forwarder.suggestions(entry.id, now=g.now)
     suggested = {s.contact.email.casefold() for s in suggestions}
     # Everything below is keyed by the contact's own address, as the form sends it.
     chosen_contacts = [by_email[e.casefold()] for e in chosen if e.casefold() in by_email]
@@ -277,12 +370,26 @@ def render_panel(
         for c in contacts
         if c.email in previous and c.email.casefold() not in suggested and c not in extra
     ]
-    auto_note = default_note(chosen_contacts)
-    edited = note is not None and note != auto_note and note not in DEFAULT_NOTE.values()
+    auto_note = default_note_for(chosen_contacts)
+    defaults = {*DEFAULT_NOTE.values(), FORMAL_NOTE}
+    edited = note is not None and note != auto_note and note not in defaults
     mail = forwarder.mail_settings
     copy_default = bool(mail and mail.copy_to_me)
     fragment = request.values.get("fragment") == "1"
+    subjects = default_subjects(entry)
+    first = chosen_contacts[0] if chosen_contacts else None
+    tone = (
+        "en" if first and first.language == "en" else "formal" if first and first.formal else "fr"
+    )
     context = {
+        "subjects": subjects,
+        "subject": subject if subject is not None else subjects[tone],
+        "subject_edited": subject is not None,
+        "subject_max": SUBJECT_MAX,
+        "excerpt": excerpt or "",
+        "formal_note": FORMAL_NOTE,
+        "need_sentence": need_sentence,
+        "letters": [c for c in contacts if c.digest],
         "entry": entry,
         "title": _("This might interest someone"),
         "current_tab": entry.tab,
@@ -317,7 +424,7 @@ def panel(entry_id: int) -> Any:
     known = {c.email.casefold() for c in contacts}
     chosen = [e for e in request.args.getlist("to") if e.casefold() in known]
     note, _errors = _note()
-    return render_panel(entry, chosen=chosen, note=note)
+    return render_panel(entry, chosen=chosen, note=note, excerpt=_excerpt())
 
 
 def _fail(entry: EntryView, status: int, errors: list[str], **extra: Any) -> Any:
@@ -334,6 +441,8 @@ def _fail(entry: EntryView, status: int, errors: list[str], **extra: Any) -> Any
         errors=errors,
         confirm=request.form.get("confirm_resend") == "1",
         status=status,
+        subject=_subject(entry),
+        excerpt=_excerpt(),
     )
 
 
@@ -347,16 +456,23 @@ def send(entry_id: int) -> Any:
     note, note_errors = _note()
     errors += note_errors
     previewing = request.form.get("action") == "preview"
+    to_basket = request.form.get("action") == "basket"
+    subject, excerpt = _subject(entry), _excerpt()
     if not emails and not errors and not previewing:
         errors.append(_("Choose at least one contact."))
     if errors:
         return _fail(entry, 400, errors)
     try:
         if previewing:
-            shown = preview_json(forwarder.preview(entry.id, emails, note))
+            message = forwarder.preview(entry.id, emails, note, subject=subject, excerpt=excerpt)
+            shown = preview_json(message)
             if wants_json():
                 return jsonify(shown)
-            return render_panel(entry, chosen=emails, note=note, preview=shown)
+            return render_panel(
+                entry, chosen=emails, note=note, preview=shown, subject=subject, excerpt=excerpt
+            )
+        if to_basket:
+            return _add_to_baskets(entry, emails, note, excerpt)
         copy: bool | None = None
         if request.form.get("copy_shown") == "1":
             copy = request.form.get("copy_to_me") == "1"
@@ -367,7 +483,12 @@ def send(entry_id: int) -> Any:
             now=g.now,
             confirm_resend=request.form.get("confirm_resend") == "1",
             copy_to_me=copy,
+            subject=subject,
+            excerpt=excerpt,
         )
+    except PassageNotFound as e:
+        log.info("forward refused: %s", e)
+        return _fail(entry, 400, [passage_message(e)])
     except UnknownContact as e:
         log.info("forward refused: %s", e)
         return _fail(entry, 400, [_("Choose recipients among your contacts.")])
@@ -406,6 +527,39 @@ def send(entry_id: int) -> Any:
             }
         ), 201
     flash(message, f"cancel:{batch}:{entry.id}")
+    return redirect(safe_next(request.form.get("next"), url_for("views.entry", entry_id=entry.id)))
+
+
+def passage_message(err: PassageNotFound) -> str:
+    if "too long" in str(err):
+        return _("The selected passage is too long: select a shorter one.")
+    return _(
+        "This passage is not in the article's text: select it again in the article, or remove the excerpt."
+    )
+
+
+def _add_to_baskets(
+    entry: EntryView, emails: Sequence[str], note: str | None, excerpt: str | None
+) -> Any:
+    """« Ajouter à la lettre de Camille »: into each chosen contact's basket."""
+    forwarder = state().forwarder
+    names = []
+    try:
+        for email in emails:
+            forwarder.add_to_basket(entry.id, email, note, now=g.now, excerpt=excerpt)
+            names.append(forwarder.contact(email).name)
+    except PassageNotFound as e:
+        return _fail(entry, 400, [passage_message(e)])
+    except UnknownContact:
+        return _fail(entry, 400, [_("Choose recipients among your contacts.")])
+    except ForwardError as e:
+        return _fail(entry, 400, [_("This email could not be queued:"), str(e)])
+    message = _(
+        "Added to the « Pour toi » letter of %(names)s.", names=", ".join(short_names(names))
+    )
+    if wants_json():
+        return jsonify({"basket": True, "entry_id": entry.id, "message": message}), 201
+    flash(message, "info")
     return redirect(safe_next(request.form.get("next"), url_for("views.entry", entry_id=entry.id)))
 
 

@@ -535,3 +535,58 @@ FR.update(
         "The feed behind this address will be looked for again at the next tick (within a minute).": "Le flux derrière cette adresse sera recherché à nouveau au prochain passage (dans la minute).",
     }
 )
+
+
+# « Ça pourrait t'intéresser », second edition: excerpts, « vous », needs, « Pour toi »
+# letters, the owner's rules and alerts (issue 13)
+FR.update(
+    {
+        "“%(text)s” matches several contacts: %(names)s. Choose one.": "« %(text)s » correspond à plusieurs contacts : %(names)s. Choisissez-en un.",
+        "%(name)s is looking for: %(what)s, since %(day)s": "%(name)s cherche : %(what)s, depuis le %(day)s",
+        "The selected passage is too long: select a shorter one.": "Le passage sélectionné est trop long : sélectionnez-en un plus court.",
+        "This passage is not in the article's text: select it again in the article, or remove the excerpt.": "Ce passage n'est pas dans le texte de l'article : sélectionnez-le à nouveau dans l'article, ou retirez l'extrait.",
+        "Added to the « Pour toi » letter of %(names)s.": "Ajouté à la lettre « Pour toi » de %(names)s.",
+        "The end date must look like 2026-12-31.": "La date de fin doit ressembler à 2026-12-31.",
+        "Say what they are looking for.": "Dites ce que la personne cherche.",
+        "This need could not be saved:": "Cette recherche n'a pas pu être enregistrée :",
+        "Need added: %(what)s.": "Recherche ajoutée : %(what)s.",
+        "Unknown need.": "Recherche inconnue.",
+        "Need removed.": "Recherche retirée.",
+        "Letter reordered.": "Lettre réordonnée.",
+        "Unknown item.": "Article inconnu.",
+        "Removed from the letter.": "Retiré de la lettre.",
+        "The letter is empty: nothing was sent.": "La lettre est vide : rien n'a été envoyé.",
+        "Letter of %(n)s articles queued for %(name)s.": "Lettre de %(n)s articles en partance pour %(name)s.",
+        "Several contacts match “{text}”: choose one.": "Plusieurs contacts correspondent à « {text} » : choisissez-en un.",
+        "“{text}” is not one of your contacts: add it below with a name and an address.": "« {text} » ne fait pas partie de vos contacts : ajoutez-le ci-dessous avec un nom et une adresse.",
+        "Chosen excerpt": "Extrait choisi",
+        "Remove the excerpt": "Retirer l'extrait",
+        "Contacts with a « Pour toi » letter: %(names)s": "Contacts qui reçoivent une lettre « Pour toi » : %(names)s",
+        "Add to their « Pour toi » letter": "Ajouter à la lettre « Pour toi »",
+        "Say « vous »": "Vouvoyer",
+        "« vous »": "vouvoiement",
+        "« Pour toi » letter %(period)s": "lettre « Pour toi » %(period)s",
+        "%(name)s is looking for": "%(name)s cherche",
+        "since %(day)s": "depuis le %(day)s",
+        "until %(day)s": "jusqu'au %(day)s",
+        "ended on %(day)s": "terminée le %(day)s",
+        "Remove": "Retirer",
+        "No need noted: « cherche appart », « cherche emploi »… A need lasts 60 days unless you give an end date.": "Aucune recherche notée : « cherche appart », « cherche emploi »… Une recherche dure 60 jours, sauf date de fin.",
+        "Looking for": "Cherche",
+        "appartement 4½ Plateau": "appartement 4½ Plateau",
+        "Until (optional)": "Jusqu'au (facultatif)",
+        "Add this need": "Ajouter cette recherche",
+        "Next « Pour toi » letter": "Prochaine lettre « Pour toi »",
+        "It leaves:": "Départ :",
+        "No period set (digest: in contacts.yaml): it leaves when you send it.": "Aucune fréquence (digest: dans contacts.yaml) : elle part quand vous l'envoyez.",
+        "Move up: %(title)s": "Monter : %(title)s",
+        "Move down: %(title)s": "Descendre : %(title)s",
+        "Send now": "Envoyer maintenant",
+        "The letter is empty: add articles from « Ça pourrait t'intéresser ». An empty letter is never sent.": "La lettre est vide : ajoutez-y des articles depuis « Ça pourrait t'intéresser ». Une lettre vide n'est jamais envoyée.",
+        "« Pour toi » letter": "Lettre « Pour toi »",
+        "none": "aucune",
+        "every week": "chaque semaine",
+        "every day": "chaque jour",
+        "Send this excerpt": "Envoyer cet extrait",
+    }
+)

@@ -1,6 +1,10 @@
 """Who gets what: the « Envoyés » page, the contacts list and one page per contact,
 adding and editing contacts, and the read-only JSON list ``/api/forwards``.
 
+Each contact's page also shows their needs (current first, ended ones greyed; added
+and removed here, written to contacts.yaml) and their « Pour toi » basket (reorder,
+remove, « Envoyer maintenant »).
+
 Contacts are the person's own words in contacts.yaml: the forms here go through
 ``Forwarder.add_contact``, which rewrites the file round-trip (comments and order
 kept, atomic) and raises ``ConfigError`` with every problem when the result would be
@@ -10,13 +14,15 @@ invalid; those problems are shown as they are.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from aggregator.errors import ConfigError, NotFound
 from aggregator.export import contact_json, forward_json
+from aggregator.forward import ForwardError
 from aggregator.models import Contact
 from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
@@ -31,6 +37,7 @@ API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 200
 STATES = ("queued", "sending", "sent", "failed", "cancelled", "uncertain")
 MAX_INTERESTS_TEXT = 2000
+PERIOD_WORDS = {"weekly": "every week", "daily": "every day"}
 
 
 def _before_id() -> int | None:
@@ -81,10 +88,13 @@ def contacts() -> Any:
 def contact(email: str) -> Any:
     """What was sent to one person, and « Pour Camille »: recent items that match
     their interests and were not sent to them yet."""
+    forwarder = state().forwarder
     try:
-        person, forwards, items = state().forwarder.for_contact(email)
+        person, forwards, items = forwarder.for_contact(email)
     except NotFound:
         abort(404, _("Unknown contact."))
+    basket = forwarder.basket(person.email)
+    next_letter = forwarder.next_letter(person, now=g.now) if basket else None
     return render_template(
         "contact.html",
         title=person.name,
@@ -93,6 +103,97 @@ def contact(email: str) -> Any:
         forwards=forwards,
         items=items,
         first_name=person.name.split()[0] if person.name.split() else person.name,
+        needs=[(i, n, n.active(g.now)) for i, n in enumerate(person.needs)],
+        basket=basket,
+        next_letter=max(next_letter, g.now) if next_letter else None,
+        period_words=PERIOD_WORDS,
+    )
+
+
+# --- needs and the « Pour toi » basket, from the contact page ---------------------------
+
+
+def _person_or_404(email: str) -> Contact:
+    try:
+        return state().forwarder.contact(email)
+    except NotFound:
+        abort(404, _("Unknown contact."))
+
+
+def _back_to(person: Contact, message: str, category: str = "info", status: int = 200) -> Any:
+    if wants_json():
+        return jsonify({"message": message}), status
+    flash(message, category)
+    return redirect(url_for("people.contact", email=person.email))
+
+
+@bp.post("/people/needs")
+def add_need() -> Any:
+    """« Camille cherche : … » from today (``what``; ``until`` optional, YYYY-MM-DD);
+    written to contacts.yaml round-trip."""
+    person = _person_or_404(text_arg("email", form=True))
+    what = " ".join(text_arg("what", form=True).split())
+    until_text = text_arg("until", form=True).strip()
+    until = None
+    if until_text:
+        try:
+            until = date.fromisoformat(until_text)
+        except ValueError:
+            return _back_to(person, _("The end date must look like 2026-12-31."), "error", 400)
+    if not what:
+        return _back_to(person, _("Say what they are looking for."), "error", 400)
+    try:
+        state().forwarder.add_need(person.email, what, now=g.now, until=until)
+    except ConfigError as e:
+        problems = [p.message for p in e.problems] or [str(e)]
+        lead = _("This need could not be saved:")
+        return _back_to(person, " ".join([lead, *problems]), "error", 400)
+    return _back_to(person, _("Need added: %(what)s.", what=what))
+
+
+@bp.post("/people/needs/delete")
+def delete_need() -> Any:
+    person = _person_or_404(text_arg("email", form=True))
+    index = id_arg("index", form=True)
+    try:
+        state().forwarder.remove_need(person.email, index if index is not None else -1)
+    except NotFound:
+        abort(404, _("Unknown need."))
+    except ConfigError as e:
+        return _back_to(person, str(e), "error", 400)
+    return _back_to(person, _("Need removed."))
+
+
+@bp.post("/people/basket/move")
+def basket_move() -> Any:
+    person = _person_or_404(text_arg("email", form=True))
+    item = id_arg("item", form=True)
+    offset = -1 if request.form.get("direction") == "up" else 1
+    state().storage.basket_move(person.email, item or 0, offset)
+    return _back_to(person, _("Letter reordered."))
+
+
+@bp.post("/people/basket/remove")
+def basket_remove() -> Any:
+    person = _person_or_404(text_arg("email", form=True))
+    item = id_arg("item", form=True)
+    if not state().storage.basket_remove(person.email, item or 0):
+        abort(404, _("Unknown item."))
+    return _back_to(person, _("Removed from the letter."))
+
+
+@bp.post("/people/letter")
+def send_letter() -> Any:
+    """« Envoyer maintenant »: the basket leaves as one letter, after the undo window."""
+    person = _person_or_404(text_arg("email", form=True))
+    try:
+        rows = state().forwarder.send_letter(person.email, now=g.now)
+    except ForwardError as e:
+        return _back_to(person, str(e), "error", 400)
+    if not rows:
+        return _back_to(person, _("The letter is empty: nothing was sent."), "error", 409)
+    return _back_to(
+        person, _("Letter of %(n)s articles queued for %(name)s.", n=len(rows), name=person.name)
     )
 
 
@@ -120,6 +221,15 @@ def save_contact() -> Any:
     if language not in ("fr", "en"):
         language = "fr"
     saved: Contact | None = None
+    # The edit form always carries « vous » (a checkbox: absent is no); the panel's
+    # quick form only when ticked. ``digest``: only the edit form has it.
+    formal: bool | None = form.get("formal") == "1"
+    if original is None and form.get("formal") != "1":
+        formal = None
+    digest: str | None | bool = False
+    if "digest" in form:
+        wanted = form.get("digest", "")
+        digest = wanted if wanted in PERIOD_WORDS else None
     if not problems:
         try:
             saved = state().forwarder.add_contact(
@@ -128,6 +238,8 @@ def save_contact() -> Any:
                 _interests(text_arg("interests", form=True, multiline=True)),
                 language,
                 original_email=original,
+                formal=formal,
+                digest=digest,
             )
         except ConfigError as e:
             problems = [p.message for p in e.problems] or [str(e)]
