@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request, url_for
+from markupsafe import Markup, escape
 
 from aggregator.web import i18n
 
@@ -147,8 +148,53 @@ def _context() -> dict[str, Any]:
     }
 
 
+def failing_feeds() -> dict[str, Any]:
+    """The followed feeds whose last fetch failed, by URL (FeedState): read once per
+    request, for the error badges of avatars and widgets and the first-run card."""
+    cached = g.get("_failing_feeds")
+    if cached is None:
+        from aggregator.errors import StorageError
+        from aggregator.web import state
+
+        try:
+            feeds = state().storage.feeds()
+        except StorageError:
+            feeds = []
+        cached = g._failing_feeds = {f.url: f for f in feeds if f.last_error_code}
+    return cached
+
+
+def feed_problem(feed_url: str) -> Markup:
+    """An error badge for a failing feed (empty for a healthy one): « ! » whose reason
+    shows on hover (title) and on tap or keyboard (a <details>, no script needed)."""
+    feed = failing_feeds().get(feed_url)
+    if feed is None:
+        return Markup("")
+    reason = i18n.error_sentence(feed.last_error_code)
+    label = i18n.gettext("This feed cannot be fetched:")
+    link = url_for("views.feeds") + "#problems"
+    html = (
+        f'<details class="feed-problem" data-feed-problem><summary title="{escape(reason)}">'
+        f'<span aria-hidden="true">!</span><span class="visually-hidden">{escape(label)}'
+        f'</span></summary><span class="feed-problem-text">{escape(reason)} '
+        f'<a href="{escape(link)}">{escape(i18n.gettext("see why"))}</a></span></details>'
+    )
+    return Markup(html)  # noqa: S704 -- every piece escaped above
+
+
+def failing_in(tab: str | None = None, feed_url: str | None = None) -> list[Any]:
+    """The failing feeds of a tab, of one feed, or of every tab."""
+    feeds = failing_feeds().values()
+    if feed_url is not None:
+        return [f for f in feeds if f.url == feed_url]
+    return [f for f in feeds if tab is None or f.tab == tab]
+
+
 def install(app: Flask) -> None:
     app.jinja_env.globals.update(
+        ngettext=i18n.ngettext,
+        feed_problem=feed_problem,
+        failing_in=failing_in,
         _=i18n.gettext,
         url_with=url_with,
         avatar_class=avatar_class,

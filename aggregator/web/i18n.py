@@ -347,6 +347,31 @@ def gettext(message: str, **params: object) -> str:
 
 _ = gettext
 
+# Plurals: the English singular is the id; French says the singular for 0 and 1
+# (« 0 article marqué », CLDR rule "one": i = 0,1), English for 1 only.
+FR_PLURALS: dict[str, tuple[str, str]] = {}
+
+
+def plural_index(n: int, lang: str) -> int:
+    """0 for the singular form of ``lang``, 1 for the plural."""
+    if lang == "fr":
+        return 0 if n in (0, 1) else 1
+    return 0 if n == 1 else 1
+
+
+def translate_plural(singular: str, plural: str, n: int, lang: str, **params: object) -> str:
+    index = plural_index(n, lang)
+    if lang == "fr" and singular in FR_PLURALS:
+        text = FR_PLURALS[singular][index]
+    else:
+        text = (singular, plural)[0 if n == 1 else 1]
+    return text % {"n": n, **params}
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    """``ngettext()``: the form for ``n`` in the request's language; ``%(n)s`` is ``n``."""
+    return translate_plural(singular, plural, n, current_language(), **params)
+
 
 def error_sentence(code: str | None) -> str:
     """A fetch error code said as a sentence in the request's language."""
@@ -590,3 +615,20 @@ FR.update(
         "Send this excerpt": "Envoyer cet extrait",
     }
 )
+
+
+# reading comfort (issue 10): failing feeds, unread flow, widgets, plurals
+FR.update(
+    {
+        "This feed cannot be fetched:": "Ce flux ne peut pas être récupéré :",
+        "see why": "voir pourquoi",
+        "%(title)s: %(reason)s": "%(title)s : %(reason)s",
+    }
+)
+FR_PLURALS.update(
+    {
+        "%(n)s feed could not be fetched": ("%(n)s flux n'a pas pu être récupéré", "%(n)s flux n'ont pas pu être récupérés"),
+    }
+)  # fmt: skip
+# A plural's id is also a singular message: _() of it says the French singular.
+FR.update({one: forms[0] for one, forms in FR_PLURALS.items() if one not in FR})

@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 
 from aggregator.models import EntryView
 from aggregator.web import i18n
-from aggregator.web.filters import AVATAR_COLOURS, initial, preview, safe_url
+from aggregator.web.filters import AVATAR_COLOURS, feed_problem, initial, preview, safe_url
 from aggregator.web.forwarding import sent_label
 
 # Stands for the entry id in a URL built once per page: url_for costs ~20 µs and a
@@ -255,7 +255,7 @@ def entry_item(
     return _html(f"""<article class="{classes}" id="entry-{i}" data-entry-id="{i}" \
 data-read="{int(e.read)}" data-starred="{int(e.starred)}" aria-labelledby="entry-title-{i}">
   <div class="entry-meta">
-    {_avatar(e.feed_url, e.feed_title)}
+    {_avatar(e.feed_url, e.feed_title)}{feed_problem(e.feed_url)}
     <a class="feed-name" href="{_feed_url(page, e.feed_url)}">{escape(e.feed_title)}</a>
     <span class="dot" aria-hidden="true">·</span>
     {_time(page, e.published)}
