@@ -122,7 +122,7 @@ def test_edited_subject_is_used_capped_and_one_line(world, smtp):
     edited, capped = received(smtp, 2)
     assert edited["Subject"] == "Pour ton dossier"
     assert len(capped["Subject"]) == SUBJECT_MAX and capped["Subject"].endswith("…")
-    assert "bcc" not in {k.lower() for k in capped.keys()}
+    assert "bcc" not in {k.lower() for k in capped}
     assert [r.rcpt_tos for r in smtp.messages] == [["camille@example.org"]] * 2
 
 
@@ -156,7 +156,7 @@ def test_any_edited_subject_is_one_literal_header(subject):
     )
     msg = compose(letter, sender="Alex <alex@example.org>", date=NOW)
     back = email.message_from_bytes(to_bytes(msg), policy=policy.default)
-    names = [k.lower() for k in back.keys()]
+    names = [k.lower() for k in back]
     assert names == ["subject", "from", "reply-to", "to", "date", "message-id", "mime-version",
                      "content-type"]  # fmt: skip
     got = str(back["Subject"])
@@ -172,7 +172,9 @@ def test_any_edited_subject_is_one_literal_header(subject):
 def test_selected_passage_is_quoted_in_text_and_html_then_the_link(world, smtp):
     fw = world.forwarder()
     selection = "Les dossiers sont attendus\n avant le 15 DÉCEMBRE,   à Montreal."
-    [f] = fw.queue(world.ids["doc"], ["camille@example.org"], "Regarde ça", now=NOW, excerpt=selection)
+    [f] = fw.queue(
+        world.ids["doc"], ["camille@example.org"], "Regarde ça", now=NOW, excerpt=selection
+    )
     assert f.quote == "Les dossiers sont attendus avant le 15 DÉCEMBRE, à Montreal."
     fw.deliver_due(now=LATER)
     (msg,) = received(smtp)
@@ -264,10 +266,14 @@ def test_a_matching_need_comes_first_and_an_expired_one_is_ignored(world):
     assert [n.what for n in first.needs] == ["appartement 4½ Plateau"]
     # « monteur vidéo » ended long ago: Camille is not suggested for the job offer
     names = [s.contact.email for s in fw.suggestions(world.ids["job"], now=NOW)]
-    assert "camille@example.org" not in names or not next(
-        s for s in fw.suggestions(world.ids["job"], now=NOW)
-        if s.contact.email == "camille@example.org"
-    ).needs
+    assert (
+        "camille@example.org" not in names
+        or not next(
+            s
+            for s in fw.suggestions(world.ids["job"], now=NOW)
+            if s.contact.email == "camille@example.org"
+        ).needs
+    )
     later = NOW + timedelta(days=90)
     assert not fw.suggestions(world.ids["appart"], now=later)[0].needs
 

@@ -310,14 +310,19 @@ class ForwardsMixin(StorageBase):
         its Message-ID, so that a mail program can tell a second copy. Other states
         are left alone."""
         with self._write() as db:
+            # A row of a letter is retried with its whole letter (its lead).
+            lead = db.execute(
+                "SELECT coalesce(letter_of, id) FROM forwards WHERE id = :id", {"id": forward_id}
+            ).fetchone()
             db.execute(
                 """
                 UPDATE forwards
                 SET state = 'queued', send_after = min(send_after, :now),
                     next_attempt = NULL, attempts = 0
-                WHERE (id = :id OR letter_of = :id) AND state IN ('failed', 'queued', 'uncertain')
+                WHERE (id = :lead OR letter_of = :lead)
+                    AND state IN ('failed', 'queued', 'uncertain')
                 """,
-                {"id": forward_id, "now": to_ts(now)},
+                {"lead": lead[0] if lead else forward_id, "now": to_ts(now)},
             )
             found = self._select(db, "id = :id", id=forward_id)
         if not found:

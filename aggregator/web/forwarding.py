@@ -464,8 +464,9 @@ def send(entry_id: int) -> Any:
         return _fail(entry, 400, errors)
     try:
         if previewing:
-            message = forwarder.preview(entry.id, emails, note, subject=subject, excerpt=excerpt)
-            shown = preview_json(message)
+            shown = preview_json(
+                forwarder.preview(entry.id, emails, note, subject=subject, excerpt=excerpt)
+            )
             if wants_json():
                 return jsonify(shown)
             return render_panel(
