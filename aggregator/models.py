@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 # --- configuration (config.py builds these) ----------------------------------------
 
@@ -27,6 +28,63 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """``settings.imap`` of feeds.yaml: the mailbox newsletters are read from. The
+    password never lives here: only in AGGREGATOR_IMAP_PASSWORD."""
+
+    host: str
+    username: str
+    port: int = 993
+    security: str = "ssl"  # ssl | starttls | none
+
+
+@dataclass(frozen=True)
+class MailSource:
+    """A ``mail:`` line of feeds.yaml: an IMAP folder whose messages become items.
+
+    Its ``key`` (``imap://user@host/Folder?from=...&split=links``) is its ``url``
+    everywhere a feed is named by URL (storage, rivers, status page), so every path
+    that works for a feed works for it unchanged. The key holds what tells two
+    sources apart (mailbox, folder, sender filter, split); port and security are
+    read from the settings at each poll.
+    """
+
+    folder: str
+    senders: tuple[str, ...] = ()  # lower-cased patterns: "lettre@x.org", "*@cnc.fr"
+    split: bool = False  # split: links -- one item per link of a digest
+
+    SCHEME = "imap"
+
+    def key(self, imap: ImapSettings) -> str:
+        query = []
+        if self.senders:
+            query.append("from=" + ",".join(quote(s, safe="@*") for s in self.senders))
+        if self.split:
+            query.append("split=links")
+        user = quote(imap.username, safe="")
+        path = quote(self.folder, safe="")
+        return f"{self.SCHEME}://{user}@{imap.host.lower()}/{path}" + (
+            "?" + "&".join(query) if query else ""
+        )
+
+    @classmethod
+    def from_key(cls, url: str) -> MailSource | None:
+        """The source a key names, or None when ``url`` is not a mail key."""
+        if not url.startswith(f"{cls.SCHEME}://"):
+            return None
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        senders = tuple(s for s in query.get("from", "").split(",") if s)
+        return cls(
+            folder=unquote(parts.path[1:]), senders=senders, split=query.get("split") == "links"
+        )
+
+
+def is_mail_key(url: str) -> bool:
+    return url.startswith(f"{MailSource.SCHEME}://")
+
+
+@dataclass(frozen=True)
 class Settings:
     refresh: timedelta = timedelta(minutes=30)
     timeout: timedelta = timedelta(seconds=20)
@@ -34,6 +92,7 @@ class Settings:
     keep_days: int = 90
     allow_private_networks: bool = False
     mail: MailSettings | None = None
+    imap: ImapSettings | None = None
 
 
 @dataclass(frozen=True)

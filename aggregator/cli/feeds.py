@@ -64,8 +64,31 @@ def check(paths: Paths, resolve: bool) -> None:
             click.echo(
                 f"warning: settings.mail.username is set but {PASSWORD_ENV} is not", err=True
             )
+    _check_imap(config)
     # the feeds summary comes last: scripts read the last line
     click.echo(summarize(config))
+
+
+def _check_imap(config: Config) -> None:
+    """What ``check`` says about settings.imap and the mail sources (no network)."""
+    from aggregator.models import MailSource
+    from aggregator.newsletters import PASSWORD_ENV
+
+    imap = config.settings.imap
+    sources = [MailSource.from_key(f.url) for f in config.feeds]
+    folders = [s.folder for s in sources if s is not None]
+    if imap is None:
+        return
+    listed = ", ".join(dict.fromkeys(folders)) or "none yet"
+    click.echo(
+        f"imap: {imap.username} on {imap.host}:{imap.port} ({imap.security}); "
+        f"{len(folders)} mail source{'s' * (len(folders) != 1)} (folders: {listed})"
+    )
+    if not os.environ.get(PASSWORD_ENV):
+        click.echo(
+            f"warning: settings.imap is set but {PASSWORD_ENV} is not: mail sources will fail",
+            err=True,
+        )
 
 
 def _resolve_all(path: str, config: Config) -> bool:

@@ -12,9 +12,18 @@ from pathlib import Path
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from aggregator.errors import ConfigError
-from aggregator.models import Config, FeedConfig, MailSettings, Settings, TabConfig
+from aggregator.models import (
+    Config,
+    FeedConfig,
+    ImapSettings,
+    MailSettings,
+    MailSource,
+    Settings,
+    TabConfig,
+    is_mail_key,
+)
 
-from . import values
+from . import display, values
 from .yamlfile import (
     INVALID,
     Problems,
@@ -38,7 +47,15 @@ SECURITIES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 TOP_KEYS = ("settings", "tabs")
-SETTINGS_KEYS = ("refresh", "timeout", "max_size", "keep_days", "allow_private_networks", "mail")
+SETTINGS_KEYS = (
+    "refresh",
+    "timeout",
+    "max_size",
+    "keep_days",
+    "allow_private_networks",
+    "mail",
+    "imap",
+)
 MAIL_KEYS = (
     "host",
     "port",
@@ -50,9 +67,15 @@ MAIL_KEYS = (
     "rate_limit",
 )
 TAB_KEYS = ("name", "feeds")
-FEED_KEYS = ("url", "title", "refresh")
+FEED_KEYS = ("url", "mail", "from", "split", "title", "refresh")
+IMAP_KEYS = ("host", "port", "security", "username")
+IMAP_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
+SPLITS = ("links",)
 
 _EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "feeds.yaml"
+# settings.display and a feed's own headline count: config/display.py (issue 10)
+SETTINGS_KEYS = (*SETTINGS_KEYS, "display")
+FEED_KEYS = (*FEED_KEYS, "headlines")
 _FROM_ENV_ONLY = (
     "the SMTP password comes only from the AGGREGATOR_SMTP_PASSWORD environment variable,"
     " never from this file; remove this line"
@@ -63,6 +86,21 @@ TOP_HINTS = {k: _UNDER_SETTINGS for k in SETTINGS_KEYS} | {
     "tab": "did you mean 'tabs'?",
 }
 SETTINGS_HINTS = {"password": _FROM_ENV_ONLY, "tabs": "'tabs:' is a top-level key, not a setting"}
+_IMAP_FROM_ENV_ONLY = (
+    "the IMAP password comes only from the AGGREGATOR_IMAP_PASSWORD environment variable,"
+    " never from this file; remove this line"
+)
+IMAP_HINTS = {
+    "password": _IMAP_FROM_ENV_ONLY,
+    "pass": _IMAP_FROM_ENV_ONLY,
+    "imap_password": _IMAP_FROM_ENV_ONLY,
+    "user": "did you mean 'username'?",
+    "login": "did you mean 'username'?",
+    "server": "did you mean 'host'?",
+    "folder": "folders are chosen per source: '- mail: FOLDER' in a tab's 'feeds:'",
+    "tls": "write 'security: ssl' or 'security: starttls'",
+    "ssl": "write 'security: ssl' or 'security: starttls'",
+}
 MAIL_HINTS = {
     "password": _FROM_ENV_ONLY,
     "pass": _FROM_ENV_ONLY,
@@ -87,6 +125,10 @@ FEED_HINTS = {
     "ever": _EVERY,
     "interval": _EVERY,
     "frequency": _EVERY,
+    "folder": "did you mean 'mail'? (write '- mail: FOLDER')",
+    "imap": "did you mean 'mail'? (write '- mail: FOLDER')",
+    "sender": "did you mean 'from'?",
+    "senders": "did you mean 'from'?",
 }
 
 
@@ -133,9 +175,13 @@ def parse_config(text: str, file: str) -> Config:
     settings = Settings()
     if "settings" in top:
         settings = _settings(top["settings"][1], problems)
+    settings = display.with_feed_headlines(settings, top.get("tabs", (None, None))[1], problems)
     tabs: tuple[TabConfig, ...] = ()
     if "tabs" in top:
-        tabs = _tabs(top["tabs"][1], problems)
+        imap: ImapSettings | object | None = settings.imap
+        if imap is None and "settings" in top and _written(top["settings"][1], "imap"):
+            imap = INVALID  # reported there: no "add 'imap:'" on every mail source
+        tabs = _tabs(top["tabs"][1], problems, imap)
     problems.raise_if_any()
     return Config(path=file, settings=settings, tabs=tabs)
 
@@ -199,10 +245,15 @@ def _settings(node: Node, problems: Problems) -> Settings:
             value = convert(problems, keys[name][1], check, name)
             if value is not INVALID:
                 found[name] = value
+    if "display" in keys:
+        found["display"] = display.display_settings(keys["display"][1], problems)
     mail = None
     if "mail" in keys:
         mail = _mail(keys["mail"][1], problems)
-    return Settings(**found, mail=mail)
+    imap = None
+    if "imap" in keys:
+        imap = _imap(keys["imap"][1], problems)
+    return Settings(**found, mail=mail, imap=imap)
 
 
 def _security(node: Node) -> str:
@@ -297,6 +348,154 @@ def _mail(node: Node, problems: Problems) -> MailSettings | None:
     )
 
 
+def _imap_security(node: Node) -> str:
+    raw = scalar(node, "ssl, starttls or none")
+    value = raw.strip().lower()
+    if value in IMAP_PORTS:
+        return value
+    if value in ("tls", "true", "yes", "imaps"):
+        raise ValueError(f"'{raw}' is ambiguous; write ssl (usually port 993) or starttls (143)")
+    if value in ("false", "no", "off", "plain"):
+        raise ValueError(f"'{raw}' is not a choice; write none (no encryption)")
+    raise ValueError(f"must be one of ssl, starttls or none, got '{raw}'")
+
+
+def _imap_host(node: Node) -> str:
+    host = text_or_none(node)
+    if not host:
+        raise ValueError("the IMAP server name is empty")
+    values.check_visible(host, "server name")
+    if any(c.isspace() or c in "/@:?#" for c in host):
+        raise ValueError(
+            f"'{host}' is not a host name (write just the server, e.g. imap.example.org)"
+        )
+    return host
+
+
+def _imap_username(node: Node) -> str:
+    # Sent in the LOGIN command (RFC 3501 section 6.2.3): one visible line.
+    name = text_or_none(node)
+    if not name:
+        raise ValueError("the IMAP user name is empty")
+    values.check_visible(name, "user name")
+    return name
+
+
+def _imap(node: Node, problems: Problems) -> ImapSettings | None:
+    """``settings.imap``: the mailbox that ``mail:`` sources read. An empty ``imap:``
+    (its lines still commented out) means no mailbox, not an error."""
+    if is_null(node):
+        return None
+    if not isinstance(node, MappingNode):
+        problems.add(node, f"'imap' must be a mapping of IMAP settings, got {describe(node)}")
+        return None
+    keys = mapping(node, problems, what="imap", known=IMAP_KEYS, hints=IMAP_HINTS)
+    checks = {
+        "host": _imap_host,
+        "port": _port,
+        "security": _imap_security,
+        "username": _imap_username,
+    }
+    found = {}
+    for name, check in checks.items():
+        if name in keys:
+            found[name] = convert(problems, keys[name][1], check, name)
+    missing = [k for k in ("host", "username") if k not in keys]
+    for required in missing:
+        problems.add(node, f"'imap' needs a '{required}:' line")
+    if missing or any(v is INVALID for v in found.values()):
+        return None
+    security = found.get("security", "ssl")
+    return ImapSettings(
+        host=found["host"],
+        username=found["username"],
+        port=found.get("port", IMAP_PORTS[security]),
+        security=security,
+    )
+
+
+def _folder(node: Node) -> str:
+    # Sent quoted in SELECT (RFC 3501 section 9, "mailbox"): one visible line.
+    name = text_or_none(node)
+    if not name:
+        raise ValueError("the folder name is empty; write e.g. 'mail: INBOX'")
+    values.check_visible(name, "folder name")
+    return name
+
+
+def _sender_pattern(raw: str) -> str:
+    value = raw.strip().lower()
+    values.check_visible(value, "address")
+    if value.startswith("*@"):
+        domain = value[2:]
+        if domain and "@" not in domain and "*" not in domain and " " not in domain:
+            return value
+        raise ValueError(f"'{raw}' is not a sender pattern; write '*@example.org'")
+    if "*" in value:
+        raise ValueError(
+            f"'{raw}': '*' is only allowed for the whole name part, as in '*@example.org'"
+        )
+    values.check_address(value)
+    return value
+
+
+def _senders(node: Node) -> tuple[str, ...]:
+    if isinstance(node, SequenceNode):
+        raws = [scalar(item, "an address such as lettre@example.org") for item in node.value]
+    else:
+        raws = [scalar(node, "an address, or a list of addresses")]
+    if not raws:
+        raise ValueError("the list is empty; remove 'from:' to take every sender")
+    patterns: list[str] = []
+    for raw in raws:
+        pattern = _sender_pattern(raw)
+        if pattern not in patterns:
+            patterns.append(pattern)
+    return tuple(patterns)
+
+
+def _split(node: Node) -> bool:
+    raw = scalar(node, "links")
+    if raw.strip().lower() in SPLITS:
+        return True
+    raise ValueError(f"the only choice is 'links' (one item per link of a digest), got '{raw}'")
+
+
+def _mail_source(
+    item: MappingNode,
+    keys: dict[str, tuple[ScalarNode, Node]],
+    problems: Problems,
+    imap: ImapSettings | object | None,
+) -> tuple[str, Node] | object:
+    """The key (pseudo-URL) of a ``- mail: FOLDER`` item and the node to report at."""
+    mail_node = keys["mail"][1]
+    folder = convert(problems, mail_node, _folder, "mail")
+    senders: tuple[str, ...] | object = ()
+    if "from" in keys:
+        senders = convert(problems, keys["from"][1], _senders, "from")
+    split: bool | object = False
+    if "split" in keys:
+        split = convert(problems, keys["split"][1], _split, "split")
+    if "url" in keys:
+        problems.add(
+            keys["url"][0],
+            "a feed is either 'url:' or 'mail:', not both; make them two items of the list",
+        )
+        return INVALID
+    if imap is None:
+        problems.add(
+            keys["mail"][0],
+            "a mail source needs the mailbox it reads: add 'imap:' under 'settings:'"
+            " (host, username; the password comes from AGGREGATOR_IMAP_PASSWORD)",
+        )
+        return INVALID
+    if folder is INVALID or senders is INVALID or split is INVALID or imap is INVALID:
+        return INVALID
+    assert isinstance(imap, ImapSettings)
+    assert isinstance(folder, str) and isinstance(senders, tuple) and isinstance(split, bool)
+    return MailSource(folder=folder, senders=senders, split=split).key(imap), mail_node
+
+
 # --- tabs and feeds ----------------------------------------------------------------
 
 
@@ -307,7 +506,16 @@ def _tab_name(node: Node) -> str:
     return name
 
 
-def _tabs(node: Node, problems: Problems) -> tuple[TabConfig, ...]:
+def _written(node: Node, key: str) -> bool:
+    """A mapping node has ``key`` with a value (an empty one means "not set")."""
+    return isinstance(node, MappingNode) and any(
+        k.value == key and not is_null(v) for k, v in node.value
+    )
+
+
+def _tabs(
+    node: Node, problems: Problems, imap: ImapSettings | object | None = None
+) -> tuple[TabConfig, ...]:
     if is_null(node):
         return ()
     if not isinstance(node, SequenceNode):
@@ -350,7 +558,7 @@ def _tabs(node: Node, problems: Problems) -> tuple[TabConfig, ...]:
                     names[folded] = name_node.start_mark.line + 1
         feeds: tuple[FeedConfig, ...] = ()
         if "feeds" in keys:
-            feeds = _feeds(keys["feeds"][1], problems, name, urls)
+            feeds = _feeds(keys["feeds"][1], problems, name, urls, imap)
         if name is not INVALID:
             tabs.append(TabConfig(name=name, feeds=feeds))
     position = 0
@@ -380,7 +588,11 @@ def _url(node: Node) -> str:
 
 
 def _feeds(
-    node: Node, problems: Problems, tab: str, urls: dict[str, int]
+    node: Node,
+    problems: Problems,
+    tab: str,
+    urls: dict[str, int],
+    imap: ImapSettings | object | None = None,
 ) -> tuple[FeedConfig, ...]:
     if is_null(node):
         return ()
@@ -397,11 +609,22 @@ def _feeds(
         title = refresh = None
         if isinstance(item, MappingNode):
             keys = mapping(item, problems, what="feed", known=FEED_KEYS, hints=FEED_HINTS)
-            if "url" not in keys:
+            if "mail" in keys:
+                source = _mail_source(item, keys, problems, imap)
+                url, url_node = (INVALID, item) if source is INVALID else source  # type: ignore[misc]
+            elif "url" not in keys:
                 problems.add(item, "this feed has no 'url:'")
                 continue
-            url_node = keys["url"][1]
-            url = convert(problems, url_node, _url, "url")
+            else:
+                for only_mail in ("from", "split"):
+                    if only_mail in keys:
+                        problems.add(
+                            keys[only_mail][0],
+                            f"'{only_mail}:' is for mail sources ('- mail: FOLDER'),"
+                            " not for a feed URL",
+                        )
+                url_node = keys["url"][1]
+                url = convert(problems, url_node, _url, "url")
             if "title" in keys:
                 title = convert(problems, keys["title"][1], text_or_none, "title")
             if "refresh" in keys:
@@ -419,11 +642,12 @@ def _feeds(
             continue
         if url is INVALID:
             continue
-        key = values.normalize_url(url)
+        key = url if is_mail_key(url) else values.normalize_url(url)
         if key in urls:
+            what = "mail source" if is_mail_key(url) else "feed"
             problems.add(
                 url_node,
-                f"the feed '{url}' is listed twice (first at line {urls[key]}); keep only one",
+                f"the {what} '{url}' is listed twice (first at line {urls[key]}); keep only one",
             )
             continue
         urls[key] = url_node.start_mark.line + 1

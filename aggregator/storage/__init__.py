@@ -23,6 +23,7 @@ import os
 from ._backup import Copied, backup, restore
 from ._forwards import NewForward, QueueOutcome
 from ._letters import LetterRecipient, LettersMixin, NewBasketItem
+from ._mailboxes import MailboxesMixin
 from ._resolutions import Resolution, ResolutionsMixin
 from ._search import SearchMixin
 from ._status import ProblemsMixin, StorageProblem, problem_kind
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class Storage(LettersMixin, SearchMixin, ProblemsMixin, ResolutionsMixin):
+class Storage(LettersMixin, SearchMixin, MailboxesMixin, ProblemsMixin, ResolutionsMixin):
     """The database. ``Storage(path)`` creates the folders, opens the file, checks that
     it is ours (``PRAGMA application_id``) and migrates it.
 

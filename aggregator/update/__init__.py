@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from aggregator import discover
+from aggregator import discover, newsletters
 from aggregator.config import ConfigSource, summarize
 from aggregator.errors import ConfigError, DiscoveryError, FeedError, ParseError, StorageError
 from aggregator.fetch import Fetcher
@@ -40,7 +40,9 @@ from aggregator.models import (
     Config,
     FeedState,
     FetchResult,
+    MailSource,
     Settings,
+    is_mail_key,
 )
 from aggregator.storage import Resolution, Storage
 
@@ -112,6 +114,7 @@ class Fetched:
     digest: str | None = None  # sha256 of the body, when it was parsed
     processed: ProcessedFeed | None = None  # None: nothing new to store
     resolved: Resolved | None = None  # an address was (re)resolved on the way
+    mail: newsletters.MailPoll | None = None  # a mail source's poll (issue 12)
 
 
 @dataclass
@@ -205,8 +208,11 @@ class Updater:
         per_host: int = 4,
         processes: int = 0,
         fetcher_options: Mapping[str, Any] | None = None,
+        mail_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.storage = storage
+        # More IMAP connection options (tests: ssl_context= to trust a test certificate).
+        self._mail_options = dict(mail_options or {})
         self.workers = workers
         self.per_host = per_host
         self.processes = processes
@@ -267,6 +273,8 @@ class Updater:
         404/410 ``DEAD_AFTER`` times in a row, or when the resolution was forgotten
         (``Storage.forget_resolution``).
         """
+        if is_mail_key(state.url):  # an IMAP folder (issue 12)
+            return self._poll_mail(state, now, batch)
         if state.moved_to:  # a permanent redirect seen: follow it
             return self._poll(state, state.moved_to, now, batch)
         known = batch.resolutions.get(state.url)
@@ -338,6 +346,77 @@ class Updater:
             return Fetched(result, error=err)
         return Fetched(result, digest=digest, processed=processed)
 
+    def _poll_mail(self, state: FeedState, now: datetime, batch: _Batch) -> Fetched | None:
+        """A mail source: its new messages over IMAP (read-only), then the same CPU
+        stage as a feed (sanitize, skip what is stored unchanged). None: stopped."""
+        source = MailSource.from_key(state.url)
+        assert source is not None
+        imap = self._settings.imap
+        if imap is None:  # config refuses mail sources without it; a stale row may remain
+            code = "imap_not_configured"
+            return Fetched(None, error=FeedError(state.url, code, newsletters.ERROR_CODES[code]))
+        options = newsletters.Connection(
+            timeout=self._settings.timeout.total_seconds(), **self._mail_options
+        )
+        with self._host_lock(f"imap://{imap.host}"):
+            if batch.stopped(self):
+                return None
+            known_folder = self.storage.mailbox(state.url)
+            folder = newsletters.FolderState(*known_folder) if known_folder else None
+            try:
+                found = newsletters.poll(
+                    state.url,
+                    imap,
+                    newsletters.password(),
+                    source,
+                    folder,
+                    max_size=self._settings.max_size,
+                    options=options,
+                )
+            except FeedError as e:
+                return Fetched(None, error=e)
+        if batch.abort.is_set():
+            return None
+        try:
+            parsed = newsletters.parsed_feed(
+                state.url,
+                found,
+                title=source.folder,
+                split=source.split,
+                cap=self._settings.max_size,
+            )
+            known = self.storage.entry_hashes(state.url)  # a StorageError ends the batch
+            processed = process_entries(state.url, parsed, "", now, known)
+        except StorageError:
+            raise
+        except Exception as e:  # a bug here must not stop the other feeds either
+            log.exception("unexpected error while reading the messages of %s", state.url)
+            err = ParseError(state.url, "parse_crash", f"could not read the messages: {e}")
+            return Fetched(None, error=err)
+        return Fetched(None, processed=processed, mail=found)
+
+    def _store_mail(self, state: FeedState, work: Fetched, now: datetime) -> FeedOutcome:
+        """Entries first, then the folder's new last UID with the success: a crash in
+        between fetches the same messages again, and their guids store nothing twice."""
+        found, processed = work.mail, work.processed
+        assert found is not None and processed is not None
+        new = 0
+        if processed.entries:
+            new = self.storage.upsert_entries(state.url, processed.entries, now=now)
+        # More messages wait beyond this poll's share: poll again at the next tick.
+        nxt = now if found.more else next_check_after_success(state, self._settings, now)
+        self.storage.record_mail_poll(
+            state.url,
+            now=now,
+            uidvalidity=found.uidvalidity,
+            last_uid=found.last_uid,
+            next_check=nxt,
+            feed_title=processed.title,
+        )
+        if processed.warning:
+            log.warning("%s: %s", state.url, processed.warning)
+        return FeedOutcome(state.url, "ok" if found.messages else "not_modified", new_entries=new)
+
     # one feed, on the calling thread: the writes
     def _store(self, state: FeedState, work: Fetched, now: datetime) -> FeedOutcome:
         s = self._settings
@@ -355,6 +434,8 @@ class Updater:
             )
             log.warning("%s: %s (%s failure(s) in a row)", state.url, err, failures)
             return FeedOutcome(state.url, "error", status=err.status, error=err)
+        if work.mail is not None:
+            return self._store_mail(state, work, now)
         result = work.result
         assert result is not None
         moved = result.moved_to or state.moved_to
@@ -533,13 +614,18 @@ class Worker:
         *,
         processes: int = 0,
         fetcher_options: Mapping[str, Any] | None = None,
+        mail_options: Mapping[str, Any] | None = None,
     ):
         self.config_source = config_source
         self.storage = storage
         config = config_source.config
         settings = config.settings if config else None
         self.updater = Updater(
-            storage, settings, processes=processes, fetcher_options=fetcher_options
+            storage,
+            settings,
+            processes=processes,
+            fetcher_options=fetcher_options,
+            mail_options=mail_options,
         )
         self._synced: Config | None = None
         self._reported: ConfigError | None = None

@@ -632,3 +632,35 @@ FR_PLURALS.update(
 )  # fmt: skip
 # A plural's id is also a singular message: _() of it says the French singular.
 FR.update({one: forms[0] for one, forms in FR_PLURALS.items() if one not in FR})
+
+
+# mail sources: an IMAP folder read as a feed (issue 12); the error codes of
+# aggregator.newsletters, said on the status page
+ERROR_MESSAGES.update(
+    {
+        "imap_login": "The mail server refused the user name or password: check settings.imap.username in feeds.yaml and the AGGREGATOR_IMAP_PASSWORD variable.",
+        "imap_no_password": "The mailbox password is missing: set the AGGREGATOR_IMAP_PASSWORD variable where the aggregator runs.",
+        "imap_not_configured": "This mail source has no mailbox: add 'imap:' under 'settings:' in feeds.yaml.",
+        "imap_folder": "This folder does not exist in the mailbox: check the 'mail:' line in feeds.yaml.",
+        "imap_unreachable": "Could not connect to the mail server: check settings.imap in feeds.yaml.",
+        "imap_dns": "The mail server's name could not be found: check settings.imap.host in feeds.yaml.",
+        "imap_tls": "The secure connection to the mail server failed: invalid or expired certificate, or the wrong security setting.",
+        "imap_timeout": "The mail server did not answer in time: it will be tried later.",
+        "imap_dropped": "The mail server cut the connection during the transfer: nothing was lost, it will be tried later.",
+        "imap_error": "The mail server answered with an error: it will be tried later.",
+    }
+)
+FR.update(
+    {
+        "The mail server refused the user name or password: check settings.imap.username in feeds.yaml and the AGGREGATOR_IMAP_PASSWORD variable.": "Le serveur de messagerie a refusé l'identifiant ou le mot de passe : vérifiez settings.imap.username dans feeds.yaml et la variable AGGREGATOR_IMAP_PASSWORD.",
+        "The mailbox password is missing: set the AGGREGATOR_IMAP_PASSWORD variable where the aggregator runs.": "Le mot de passe de la boîte aux lettres manque : définissez la variable AGGREGATOR_IMAP_PASSWORD là où tourne l'agrégateur.",
+        "This mail source has no mailbox: add 'imap:' under 'settings:' in feeds.yaml.": "Cette source de courrier n'a pas de boîte aux lettres : ajoutez « imap: » sous « settings: » dans feeds.yaml.",
+        "This folder does not exist in the mailbox: check the 'mail:' line in feeds.yaml.": "Ce dossier n'existe pas dans la boîte aux lettres : vérifiez la ligne « mail: » dans feeds.yaml.",
+        "Could not connect to the mail server: check settings.imap in feeds.yaml.": "Impossible de se connecter au serveur de messagerie : vérifiez settings.imap dans feeds.yaml.",
+        "The mail server's name could not be found: check settings.imap.host in feeds.yaml.": "Le nom du serveur de messagerie est introuvable : vérifiez settings.imap.host dans feeds.yaml.",
+        "The secure connection to the mail server failed: invalid or expired certificate, or the wrong security setting.": "La connexion sécurisée au serveur de messagerie a échoué : certificat invalide ou expiré, ou mauvais réglage de sécurité.",
+        "The mail server did not answer in time: it will be tried later.": "Le serveur de messagerie n'a pas répondu à temps : nouvel essai plus tard.",
+        "The mail server cut the connection during the transfer: nothing was lost, it will be tried later.": "Le serveur de messagerie a coupé la connexion pendant le transfert : rien n'est perdu, nouvel essai plus tard.",
+        "The mail server answered with an error: it will be tried later.": "Le serveur de messagerie a répondu par une erreur : nouvel essai plus tard.",
+    }
+)
