@@ -27,6 +27,7 @@ from ._mailboxes import MailboxesMixin
 from ._resolutions import Resolution, ResolutionsMixin
 from ._search import SearchMixin
 from ._status import ProblemsMixin, StorageProblem, problem_kind
+from ._sync import SyncMixin
 
 DEFAULT_PATH = os.path.join("data", "aggregator.sqlite3")
 
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class Storage(LettersMixin, SearchMixin, MailboxesMixin, ProblemsMixin, ResolutionsMixin):
+class Storage(LettersMixin, SearchMixin, SyncMixin, MailboxesMixin, ProblemsMixin, ResolutionsMixin):
     """The database. ``Storage(path)`` creates the folders, opens the file, checks that
     it is ours (``PRAGMA application_id``) and migrates it.
 

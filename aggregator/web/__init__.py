@@ -378,7 +378,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(forwarding.bp)
     app.register_blueprint(people.bp)
     _install_subscriptions(app)
+    _install_sync(app)
     return app
+
+
+def _install_sync(app: Flask) -> None:
+    """The sync APIs for phone and desktop apps, and their page (issue 11)."""
+    from aggregator.web import apiauth
+
+    apiauth.install_all(app)
 
 
 def _install_subscriptions(app: Flask) -> None:

@@ -40,7 +40,7 @@ from flask import (
     url_for,
 )
 
-from aggregator.web import i18n, safe_next, state, wants_json
+from aggregator.web import guard, i18n, safe_next, state, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,8 @@ def _remember(ok: bool) -> None:
 @bp.before_app_request
 def _require_login() -> Any:
     if request.endpoint in OPEN_ENDPOINTS or is_logged_in():
+        return None
+    if guard.authenticates_itself():  # the sync APIs check their own credentials (issue 11)
         return None
     if wants_json():
         return jsonify({"error": i18n.gettext("Log in required."), "status": 401}), 401

@@ -664,3 +664,29 @@ FR.update(
         "The mail server answered with an error: it will be tried later.": "Le serveur de messagerie a répondu par une erreur : nouvel essai plus tard.",
     }
 )
+
+
+# the sync APIs and the « Applications mobiles » page (issue 11)
+FR.update(
+    {
+        "Mobile apps": "Applications mobiles",
+        "Sync API": "API de synchronisation",
+        "The sync API is enabled.": "L'API de synchronisation est activée.",
+        "User name:": "Nom d'utilisateur :",
+        "The password comes from AGGREGATOR_API_PASSWORD in the environment.": "Le mot de passe vient de AGGREGATOR_API_PASSWORD dans l'environnement.",
+        "The password was set with “aggregator api-password”: run it again to replace it (every app will have to log in again).": "Le mot de passe a été défini avec « aggregator api-password » : relancez-la pour le remplacer (chaque application devra se reconnecter).",
+        "The sync API is disabled: apps are refused until a password is set.": "L'API de synchronisation est désactivée : les applications sont refusées tant qu'aucun mot de passe n'est défini.",
+        "Run “aggregator api-password” on the server (it prints a password once), or set AGGREGATOR_API_PASSWORD in the environment. This password is separate from the dashboard's.": "Lancez « aggregator api-password » sur le serveur (il affiche un mot de passe une seule fois), ou définissez AGGREGATOR_API_PASSWORD dans l'environnement. Ce mot de passe est distinct de celui du tableau de bord.",
+        "Outside your home network, serve the dashboard behind a TLS proxy (Caddy, nginx: see the README) and type its secure (HTTPS) address.": "Hors de chez vous, servez le tableau de bord derrière un proxy TLS (Caddy, nginx : voir le README) et tapez son adresse sécurisée (HTTPS).",
+        "What to type in each app": "Quoi taper dans chaque application",
+        "App": "Application",
+        "Account type": "Type de compte",
+        "Server address": "Adresse du serveur",
+        "Password: the app password, not the dashboard's.": "Mot de passe : celui des applications, pas celui du tableau de bord.",
+        "Type the addresses exactly as shown: the Fever address ends with a slash, the Google Reader ones do not.": "Tapez les adresses exactement comme affichées : l'adresse Fever finit par une barre oblique, celles de Google Reader non.",
+        "Sync API for apps:": "API de synchronisation pour les applications :",
+        "enabled": "activée",
+        "disabled": "désactivée",
+        "user": "utilisateur",
+    }
+)
