@@ -14,6 +14,21 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 
 @dataclass(frozen=True)
+class DisplaySettings:
+    """``settings.display`` (config/display.py): how the dashboard shows things."""
+
+    unread_only: bool = False
+    headlines: int = 5  # per widget
+    mark_read_on_scroll: bool = False
+    time_zone: str | None = None  # None: the machine's zone
+    locale: str = "fr_FR"  # fr_CA | fr_FR | en: how dates are written
+    per_feed: tuple[tuple[str, int], ...] = ()  # (normalized feed URL, headlines)
+
+    def headlines_for(self, normalized_url: str) -> int:
+        return dict(self.per_feed).get(normalized_url, self.headlines)
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """``settings.mail`` of feeds.yaml. The password never lives here (env only)."""
 
@@ -90,6 +105,7 @@ class Settings:
     timeout: timedelta = timedelta(seconds=20)
     max_size: int = 10 * 1024 * 1024
     keep_days: int = 90
+    display: DisplaySettings = field(default_factory=DisplaySettings)
     allow_private_networks: bool = False
     mail: MailSettings | None = None
     imap: ImapSettings | None = None
