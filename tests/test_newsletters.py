@@ -212,6 +212,46 @@ def test_sender_filter_and_split_links(imap, password, site_factory):
     assert site.storage.mailbox(url)[1] == 3  # the skipped message is not asked again
 
 
+def test_a_long_backlog_comes_in_shares_and_the_first_poll_takes_the_newest(
+    imap, password, site_factory, monkeypatch
+):
+    import aggregator.newsletters._imap as imap_module
+
+    monkeypatch.setattr(imap_module, "FIRST_POLL", 4)
+    monkeypatch.setattr(imap_module, "PER_POLL", 2)
+    name = folder()
+    for n in ("substack", "festival-latin1", "jobs-digest", "plain-only", "hostile"):
+        imap.deliver(name, eml(n))
+    site = site_factory(f"mail: {name}")
+    (url,) = site.mail_urls()
+    assert site.poll()[url].new_entries == 2  # UIDs 2 and 3: the oldest one is left out
+    assert site.storage.feed(url).next_check == NOW  # the rest at the next tick
+    assert site.poll(NOW)[url].new_entries == 2
+    assert site.storage.feed(url).next_check > NOW
+    assert site.poll(NOW + timedelta(hours=1))[url].state == "not_modified"
+    titles = {e.title for e in site.entries(url)}
+    assert "Les subventions de décembre 🎭" not in titles and len(titles) == 4
+
+
+def test_the_scheduler_tick_polls_mail_sources_and_feeds_alike(
+    imap, password, site_factory, feed_server
+):
+    from aggregator.update import Worker
+
+    name = folder()
+    imap.deliver(name, eml("substack"))
+    site = site_factory(f"mail: {name}", feed_url=feed_server.url(FEED))
+    worker = Worker(ConfigSource(site.config_path), site.storage, mail_options=trust(imap))
+    try:
+        summary = worker.tick(now=NOW)
+        assert summary.count("error") == 0 and summary.new_entries > 1
+        assert worker.tick(now=NOW + timedelta(minutes=1)).outcomes == []  # nothing due
+    finally:
+        worker.close()
+    (url,) = site.mail_urls()
+    assert [e.title for e in site.entries(url)] == ["Les subventions de décembre 🎭"]
+
+
 # --- bad input -----------------------------------------------------------------------
 
 
@@ -414,18 +454,27 @@ def test_the_password_never_reaches_a_log_the_database_or_a_file(
     assert not any(s in state_text for s in secrets)
 
 
-def test_status_page_says_the_error_in_french(imap, monkeypatch, site_factory):
+def test_dashboard_shows_mail_items_and_says_the_error_in_french(imap, monkeypatch, site_factory):
     from websupport import make_app
 
-    monkeypatch.setenv(PASSWORD_ENV, "not-the-password")
-    site = site_factory("mail: INBOX")
+    name = folder()
+    imap.deliver(name, eml("plain-only"))
+    monkeypatch.setenv(PASSWORD_ENV, imap.password)
+    site = site_factory(f"mail: {name}")
     site.poll()
+    monkeypatch.setenv(PASSWORD_ENV, "not-the-password")
+    site.poll(NOW + timedelta(days=1))
+    (item,) = site.entries()
     site.storage.close()
-    app = make_app({"config": site.config_path, "db": site.db})
-    page = app.test_client().get("/feeds", headers={"Accept-Language": "fr"}).get_data(as_text=True)
-    assert "Le serveur de messagerie a refusé l&#39;identifiant ou le mot de passe" in page or (
-        "Le serveur de messagerie a refusé l'identifiant ou le mot de passe" in page
-    )
+    client = make_app({"config": site.config_path, "db": site.db}).test_client()
+    fr = {"Accept-Language": "fr"}
+    status = client.get("/feeds", headers=fr).get_data(as_text=True)
+    assert "Le serveur de messagerie a refusé l&#39;identifiant" in status
+    river = client.get("/", headers=fr).get_data(as_text=True)
+    assert "Assemblee generale le 12 decembre" in river
+    page = client.get(f"/entry/{item.id}", headers=fr)
+    assert page.status_code == 200
+    assert "salle des fetes" in page.get_data(as_text=True)
 
 
 # --- forwarding a mail item ----------------------------------------------------------

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aggregator.config.feeds import parse_config
 from aggregator.errors import ConfigError
@@ -138,6 +140,23 @@ def test_truncated_message_says_so():
     (entry,) = to_entries(msg, cap=1024 * 1024)
     assert entry.title == "Les subventions de décembre 🎭"
     assert "50.0 Mo" in entry.content_html and "1.0 Mo" in entry.content_html
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(p.stem for p in MAIL.glob("*.eml"))),
+    cut=st.integers(min_value=0, max_value=4000),
+    noise=st.binary(max_size=64),
+    at=st.integers(min_value=0, max_value=4000),
+)
+def test_any_damage_to_a_message_still_gives_an_item(name, cut, noise, at):
+    """Truncated anywhere, garbage inserted anywhere: never an exception, always one
+    item with a one-line title (what a server dropping or mangling bytes gives)."""
+    raw = (MAIL / f"{name}.eml").read_bytes()[: max(cut, 1)]
+    raw = raw[:at] + noise + raw[at:]
+    entries = items("", data=raw)
+    assert len(entries) == 1
+    assert entries[0].title and "\n" not in entries[0].title
 
 
 # --- feeds.yaml --------------------------------------------------------------------
