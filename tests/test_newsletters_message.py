@@ -91,7 +91,11 @@ def test_tracking_pixels_sized_in_css_or_attributes_are_dropped():
         '<img src="https://t.example/b" style="width: 1px; height: 1px">'
         '<img src="https://t.example/c" style="display:none">'
         '<img src="https://t.example/d" style="max-height:0px;">'
+        '<img src="https://t.example/e" width="1px" height="1px">'
+        '<img src="https://t.example/f" width=1 border=0>'
+        '<img src="https://t.example/g" height="0" width="0.0">'
         '<img src="https://img.example/photo.jpg" style="width:100%" alt="Photo">'
+        '<img src="https://img.example/wide.jpg" width="600" height="1">'
     )
     raw = (
         "From: a@b.example\r\nSubject: x\r\nMessage-ID: <p@b.example>\r\n"
@@ -100,6 +104,7 @@ def test_tracking_pixels_sized_in_css_or_attributes_are_dropped():
     (entry,) = items("", data=raw)
     assert "t.example" not in entry.content_html
     assert 'src="https://img.example/photo.jpg"' in entry.content_html
+    assert 'src="https://img.example/wide.jpg"' in entry.content_html  # a rule, not a pixel
     assert 'loading="lazy"' in entry.content_html
     assert 'referrerpolicy="no-referrer"' in entry.content_html
 

@@ -73,6 +73,8 @@ _TINY_CSS = re.compile(
     r"|display\s*:\s*none|visibility\s*:\s*hidden",
     re.IGNORECASE,
 )
+_SIZE_ATTR = re.compile(r"""\b(width|height)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
+_TINY_SIZE = re.compile(r"[01](?:\.0*)?\s*(?:px)?", re.IGNORECASE)
 _CID = re.compile(r"""\bsrc\s*=\s*["']?\s*cid:""", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
@@ -258,6 +260,10 @@ def drop_tracking_images(html_text: str) -> str:
         tag = m.group(0)
         style = re.search(r"""\bstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", tag, re.IGNORECASE)
         if style and _TINY_CSS.search(style.group(1) or style.group(2) or ""):
+            return ""
+        # width="1px", height=0, width="1" alone: every size it gives is 0 or 1 pixel
+        sizes = _SIZE_ATTR.findall(tag)
+        if sizes and all(_TINY_SIZE.fullmatch(v.strip("\"' ")) for _name, v in sizes):
             return ""
         if _CID.search(tag):
             alt = _ALT.search(tag)
