@@ -22,7 +22,7 @@ from xml.parsers import expat
 
 from aggregator.config.values import check_feed_url, normalize_url
 from aggregator.errors import AggregatorError, ConfigError, ConfigProblem
-from aggregator.models import Config
+from aggregator.models import Config, is_mail_key
 
 log = logging.getLogger(__name__)
 
@@ -350,11 +350,13 @@ def write_opml(
     ]
     for tab in config.tabs:
         name = _attr(tab.name)
-        if not tab.feeds:
+        # Mail sources (issue 12) are folders of the owner's mailbox: no feed to give.
+        feeds = [f for f in tab.feeds if not is_mail_key(f.url)]
+        if not feeds:
             lines.append(f"    <outline text={name} title={name}/>")
             continue
         lines.append(f"    <outline text={name} title={name}>")
-        for feed in tab.feeds:
+        for feed in feeds:
             label = _attr(feed.title or (titles or {}).get(feed.url) or feed.url)
             extra = ""
             if site_links and site_links.get(feed.url):

@@ -254,3 +254,12 @@ def test_mistakes_in_mail_sources_are_reported_where_they_are(text, expected):
     with pytest.raises(ConfigError) as info:
         parse_config(text, "feeds.yaml")
     assert any(str(p).startswith(expected) for p in info.value.problems), info.value
+
+
+def test_opml_export_leaves_mail_sources_out():
+    from aggregator.opml import write_opml
+
+    only_mail = GOOD.replace("      - https://example.org/feed.xml\n", "")
+    opml = write_opml(parse_config(GOOD, "feeds.yaml")).decode()
+    assert "imap://" not in opml and 'xmlUrl="https://example.org/feed.xml"' in opml
+    assert "imap://" not in write_opml(parse_config(only_mail, "feeds.yaml")).decode()
