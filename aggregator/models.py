@@ -132,6 +132,7 @@ class Config:
     path: str
     settings: Settings = field(default_factory=Settings)
     tabs: tuple[TabConfig, ...] = ()
+    rules: tuple[Rule, ...] = ()  # the owner's keyword rules (``rules:``)
 
     @property
     def feeds(self) -> tuple[FeedConfig, ...]:

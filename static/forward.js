@@ -789,5 +789,99 @@
     }
   });
 
+  /* --- your own rules: highlight the items and words they match ------------ */
+
+  function foldChar(c) {
+    return c.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().charAt(0) || c;
+  }
+
+  /* Wrap each occurrence of the words (folded, whole words, plural -s/-x allowed)
+     in the text nodes of ``root`` with <mark class="rule-word">. */
+  function markWords(root, words) {
+    var folded = words.map(function (w) {
+      return fold(w);
+    });
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    var nodes = [];
+    while (walker.nextNode()) {
+      nodes.push(walker.currentNode);
+    }
+    nodes.forEach(function (node) {
+      var text = node.nodeValue;
+      var flat = Array.prototype.map.call(text, foldChar).join("");
+      var found = [];
+      folded.forEach(function (w) {
+        var from = 0;
+        var at;
+        while (w && (at = flat.indexOf(w, from)) >= 0) {
+          var end = at + w.length;
+          if (/[sx]/.test(flat.charAt(end)) && !/\w/.test(flat.charAt(end + 1))) {
+            end += 1;
+          }
+          var before = at === 0 || !/[\w]/.test(flat.charAt(at - 1));
+          var after = end >= flat.length || !/[\w]/.test(flat.charAt(end));
+          if (before && after) {
+            found.push([at, end]);
+          }
+          from = at + 1;
+        }
+      });
+      if (!found.length) {
+        return;
+      }
+      found.sort(function (a, b) {
+        return b[0] - a[0];
+      });
+      var last = Infinity;
+      found.forEach(function (range) {
+        if (range[1] > last) {
+          return; /* overlaps the one after it */
+        }
+        var middle = node.splitText(range[0]);
+        middle.splitText(range[1] - range[0]);
+        var mark = document.createElement("mark");
+        mark.className = "rule-word";
+        middle.parentNode.replaceChild(mark, middle);
+        mark.appendChild(middle);
+        last = range[0];
+      });
+    });
+  }
+
+  function highlightRules() {
+    var items = Array.prototype.slice.call(document.querySelectorAll("article[data-entry-id]"));
+    if (!items.length || !document.querySelector("[data-alerts-link], [data-rules-highlight]")) {
+      return;
+    }
+    var ids = items.map(function (el) {
+      return el.getAttribute("data-entry-id");
+    });
+    fetch("/api/rule-hits?ids=" + ids.slice(0, 200).join(","), {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        return response.ok ? response.json() : { hits: {} };
+      })
+      .then(function (data) {
+        items.forEach(function (item) {
+          var words = data.hits[item.getAttribute("data-entry-id")];
+          if (!words) {
+            return;
+          }
+          item.classList.add("rule-hit");
+          var title = item.querySelector(".entry-title");
+          if (title) {
+            markWords(title, words);
+          }
+        });
+      })
+      .catch(function () {
+        /* highlighting is a nicety: the items are there anyway */
+      });
+  }
+
+  highlightRules();
+
   A.openForwardPanel = openPanel;
 })();

@@ -1,5 +1,5 @@
 """Forwarding entries by email (issue 4): forward, outbox, mail-test; « Pour toi »
-letters (issue 13): digest."""
+letters and the owner's rules (issue 13): digest, rules."""
 
 from __future__ import annotations
 
@@ -396,3 +396,77 @@ def _imap_test(paths: Paths) -> None:
         click.echo(f"warning: the folder '{name}' of feeds.yaml does not exist", err=True)
     if missing:
         raise SystemExit(1)
+
+
+@cli.command()
+@click.option(
+    "--apply", "apply_now", is_flag=True, help="Apply the rules to every stored item now."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def rules(paths: Paths, apply_now: bool, as_json: bool) -> None:
+    """List your rules (`rules:` in feeds.yaml) and how many stored items each one
+    matches; --apply also applies them (highlight, star, mark_read, notify) to every
+    stored item. A rule that matches nearly everything is warned about."""
+    from aggregator import rules as ruling
+
+    config = load_or_exit(paths.config)
+    storage = Storage(paths.db)
+    try:
+        if apply_now:
+            report = ruling.apply_all(storage, config.rules, now=utcnow())
+        else:
+            report = ruling.count(storage, config.rules)
+        hits = storage.rule_counts()
+    finally:
+        storage.close()
+    broad = ruling.too_broad(config.rules, report)
+    rows = [
+        {
+            "rule": r.key,
+            "words": list(r.words),
+            "actions": list(r.actions),
+            "tab": r.tab,
+            "feed": r.feed,
+            "email": r.email,
+            "line": r.line,
+            "matches": report.matched.get(r.key, 0),
+            "recorded": hits.get(r.key, 0),
+            "too_broad": r in broad,
+        }
+        for r in config.rules
+    ]
+    for r in broad:
+        share = report.matched.get(r.key, 0) * 100 // max(1, report.checked)
+        click.echo(
+            f"warning: {paths.config}:{r.line}: the rule « {r.key} » matches {share}% of the "
+            "items: it marks nearly everything; use more specific words or a tab/feed scope",
+            err=True,
+        )
+    if as_json:
+        out: dict[str, Any] = {"checked": report.checked, "rules": rows}
+        if apply_now:
+            out["applied"] = {
+                "new_matches": report.new_hits,
+                "starred": report.starred,
+                "marked_read": report.marked_read,
+            }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo(f"no rules: add a `rules:` list to {paths.config} (see the README)")
+        return
+    for row in rows:
+        scope = (
+            f" in tab {row['tab']}" if row["tab"] else f" in {row['feed']}" if row["feed"] else ""
+        )
+        click.echo(
+            f"{row['matches']:>6}  « {row['rule']} »{scope} -> {', '.join(row['actions'])}"
+            f"{' (+ email)' if row['email'] else ''}"
+        )
+    click.echo(f"{report.checked} item(s) checked")
+    if apply_now:
+        click.echo(
+            f"applied: {report.new_hits} new match(es), {report.starred} starred, "
+            f"{report.marked_read} marked read"
+        )

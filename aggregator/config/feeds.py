@@ -24,6 +24,7 @@ from aggregator.models import (
 )
 
 from . import display, values
+from ._rules import parse_rules
 from .yamlfile import (
     INVALID,
     Problems,
@@ -46,7 +47,7 @@ MAX_KEEP_DAYS = 36500  # a century; beyond that a date computation could overflo
 SECURITIES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
-TOP_KEYS = ("settings", "tabs")
+TOP_KEYS = ("settings", "tabs", "rules")
 SETTINGS_KEYS = (
     "refresh",
     "timeout",
@@ -182,8 +183,9 @@ def parse_config(text: str, file: str) -> Config:
         if imap is None and "settings" in top and _written(top["settings"][1], "imap"):
             imap = INVALID  # reported there: no "add 'imap:'" on every mail source
         tabs = _tabs(top["tabs"][1], problems, imap)
+    rules = parse_rules(top["rules"][1], problems, tabs) if "rules" in top else ()
     problems.raise_if_any()
-    return Config(path=file, settings=settings, tabs=tabs)
+    return Config(path=file, settings=settings, tabs=tabs, rules=rules)
 
 
 # --- settings ----------------------------------------------------------------------

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..models import BasketItem, Forward
+from ..models import BasketItem, EntryView, Forward
+from ._entries import ENTRY_COLUMNS, entry_view
 from ._forwards import ForwardsMixin
 from ._sqlite import from_ts, opt_ts, to_ts
 
@@ -381,3 +382,21 @@ class LettersMixin(ForwardsMixin):
                 "SELECT entry_id, rule FROM rule_hits WHERE notify = 1 AND emailed = 0 "
                 "ORDER BY entry_id"
             ).fetchall()
+
+    def entries_after(self, after_id: int, *, limit: int = 500) -> list[EntryView]:
+        """Entries with an id above ``after_id`` (ids only grow: new since then),
+        oldest first, with their texts; for the rules."""
+        with self._query() as db:
+            rows = db.execute(
+                f"""
+                SELECT {ENTRY_COLUMNS} FROM entries AS e JOIN feeds AS f ON f.id = e.feed_id
+                WHERE e.id > :after ORDER BY e.id LIMIT :limit
+                """,  # noqa: S608
+                {"after": after_id, "limit": limit},
+            ).fetchall()
+        return [entry_view(r) for r in rows]
+
+    def max_entry_id(self) -> int:
+        with self._query() as db:
+            (n,) = db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
+        return n

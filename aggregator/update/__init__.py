@@ -657,6 +657,7 @@ class Worker:
             if self._synced is None:
                 return UpdateSummary()
             summary = self.updater.update_due(now=now)
+            self.apply_rules(now=now)
         except StorageError as e:
             self.storage_problem("tick", e, now)
             return UpdateSummary()
@@ -664,6 +665,15 @@ class Worker:
         if summary.outcomes:
             log.info("tick: %s", summary.line())
         return summary
+
+    def apply_rules(self, *, now: datetime) -> None:
+        """The owner's rules (``rules:`` in feeds.yaml, issue 13) on the entries stored
+        since the last tick: highlight, star, mark read, alert (``aggregator.rules``)."""
+        from aggregator import rules
+
+        config = self.config_source.config
+        if config is not None and config.rules:
+            rules.apply_new(self.storage, config.rules, now=now)
 
     def storage_problem(self, job: str, e: StorageError, now: datetime) -> None:
         """Log a storage problem once (not at every run of a job) and record it for

@@ -690,3 +690,15 @@ FR.update(
         "user": "utilisateur",
     }
 )
+
+
+# issue 13: your own rules, the « Alertes » view
+FR.update(
+    {
+        "Alerts": "Alertes",
+        "new": "nouveau",
+        "Rules:": "Règles :",
+        "No rules yet: add a “rules:” list to feeds.yaml, with words to look for and “notify” among the actions.": "Aucune règle : ajoutez une liste « rules: » à feeds.yaml, avec les mots à chercher et « notify » parmi les actions.",
+        "Nothing yet: items your notify rules match will appear here.": "Rien pour l'instant : les articles trouvés par vos règles « notify » apparaîtront ici.",
+    }
+)

@@ -23,7 +23,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from aggregator.errors import ConfigError, NotFound
 from aggregator.export import contact_json, forward_json
 from aggregator.forward import ForwardError
-from aggregator.models import Contact
+from aggregator.models import Contact, Rule
 from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import bad_cursor, id_arg, int_arg, parse_int, text_arg
@@ -37,6 +37,8 @@ API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 200
 STATES = ("queued", "sending", "sent", "failed", "cancelled", "uncertain")
 MAX_INTERESTS_TEXT = 2000
+ALERTS_PAGE = 200
+RULE_HITS_MAX = 200  # entry ids per /api/rule-hits request
 PERIOD_WORDS = {"weekly": "every week", "daily": "every day"}
 
 
@@ -275,6 +277,83 @@ def save_contact() -> Any:
         target = url_for("forwarding.panel", entry_id=entry) + "?" + urlencode(query)
         return redirect(target)
     return redirect(safe_next(form.get("next"), url_for("people.contacts")))
+
+
+# --- the owner's alerts (rules: in feeds.yaml) -------------------------------------------
+
+
+def _rules() -> tuple[Rule, ...]:
+    config = state().config_source.config
+    return config.rules if config is not None else ()
+
+
+@bp.app_context_processor
+def _alerts_context() -> dict[str, Any]:
+    from aggregator.web.auth import is_logged_in
+
+    if request.endpoint == "static" or not is_logged_in():
+        return {"alerts_unseen": 0, "has_alert_rules": False, "has_highlight_rules": False}
+    rules = _rules()
+    notify = any("notify" in r.actions for r in rules)
+    unseen = state().storage.unseen_alerts() if notify else 0
+    return {
+        "alerts_unseen": unseen,
+        "has_alert_rules": notify,
+        "has_highlight_rules": any("highlight" in r.actions for r in rules),
+    }
+
+
+@bp.get("/alerts")
+def alerts() -> Any:
+    """« Alertes »: the items your notify rules matched, newest first; the new ones
+    are marked, and seen once shown."""
+    st = state()
+    hits = st.storage.alerts(limit=ALERTS_PAGE)
+    rules_of: dict[int, list[str]] = {}
+    new: set[int] = set()
+    for entry_id, rule, seen in hits:
+        rules_of.setdefault(entry_id, []).append(rule)
+        if not seen:
+            new.add(entry_id)
+    entries = []
+    for entry_id in rules_of:
+        try:
+            entries.append(st.storage.entry(entry_id))
+        except NotFound:
+            continue
+    page = render_template(
+        "alerts.html",
+        title=_("Alerts"),
+        current_tab=None,
+        entries=entries,
+        rules_of=rules_of,
+        new=new,
+        rules=_rules(),
+    )
+    if new:
+        st.storage.mark_alerts_seen(sorted(new))
+    return page
+
+
+@bp.get("/api/rule-hits")
+def api_rule_hits() -> Any:
+    """``ids`` (comma-separated entry ids of a page) -> for each one your highlight
+    rules match, the words to mark (as written in the rules). For forward.js."""
+    ids = [parse_int(x) for x in request.args.get("ids", "").split(",")[:RULE_HITS_MAX]]
+    rules = [r for r in _rules() if "highlight" in r.actions]
+    out: dict[str, list[str]] = {}
+    if rules:
+        from aggregator.rules import matched_words
+
+        for entry_id in {i for i in ids if i is not None}:
+            try:
+                entry = state().storage.entry(entry_id)
+            except NotFound:
+                continue
+            words = [w for r in rules for w in matched_words(r, entry)]
+            if words:
+                out[str(entry_id)] = list(dict.fromkeys(words))
+    return jsonify({"hits": out})
 
 
 # --- JSON --------------------------------------------------------------------------
