@@ -81,6 +81,12 @@
       }
       badge.hidden = n === 0;
     });
+    /* the page title starts with its river's unread count: « (3) Emplois · … » */
+    var title = document.querySelector("title[data-count-scope]");
+    if (title) {
+      var count = counts[title.getAttribute("data-count-scope")] || 0;
+      document.title = (count ? "(" + count + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+    }
   }
 
   /* Reflect a new read / starred state on an item and on its buttons. */
@@ -421,6 +427,7 @@
     select: select,
     toggleOpen: toggleOpen,
     setRead: setRead,
+    updateCounts: updateCounts,
   };
 })();
 
@@ -480,4 +487,268 @@
   } else {
     init();
   }
+})();
+
+/* Reading comfort (issue 10): « N nouveaux articles » from a light poll of /counts,
+ * mark-as-read on scroll (settings.display.mark_read_on_scroll), a widget's headline
+ * opened in place under its widget (with « Ça pourrait t'intéresser »), and the keys
+ * Esc (close the article), v (open the original), A (mark all as read, with the same
+ * « Annuler » as the button) and r (refresh). Words come from the server. */
+(function () {
+  "use strict";
+
+  var A = window.Aggregator;
+  if (!A) {
+    return;
+  }
+  var POLL_MS = 60000;
+  var pollTimer = null;
+
+  function scope() {
+    return document.querySelector("[data-poll-after]");
+  }
+
+  function poll() {
+    var el = scope();
+    if (!el) {
+      return Promise.resolve(null);
+    }
+    var params = new URLSearchParams({ after: el.getAttribute("data-poll-after") || "0" });
+    if (el.getAttribute("data-poll-tab")) {
+      params.set("tab", el.getAttribute("data-poll-tab"));
+    }
+    if (el.getAttribute("data-poll-feed")) {
+      params.set("feed", el.getAttribute("data-poll-feed"));
+    }
+    return fetch("/counts?" + params.toString(), {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (data) {
+        if (!data) {
+          return null;
+        }
+        A.updateCounts(data.unread_counts);
+        var bar = document.querySelector("[data-new-articles]");
+        if (bar && data.new > 0) {
+          bar.querySelector("[data-new-articles-link]").textContent = data.label;
+          bar.hidden = false;
+        }
+        return data;
+      })
+      .catch(function () {
+        return null;
+      });
+  }
+
+  function schedule() {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(function () {
+      if (document.visibilityState !== "hidden") {
+        poll();
+      }
+      schedule();
+    }, POLL_MS);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") {
+      poll();
+    }
+  });
+
+  /* --- mark as read on scroll ------------------------------------------------ */
+
+  /* On scroll (one check per frame): every unread item whose bottom went above the
+     top of the screen was scrolled past. A scan rather than an IntersectionObserver:
+     a jump (End, a link to an anchor) skips items that never intersected. */
+  function watchScroll() {
+    var river = document.querySelector("[data-river][data-mark-on-scroll]");
+    if (!river) {
+      return;
+    }
+    var pending = false;
+    function check() {
+      pending = false;
+      var list = river.querySelectorAll(':scope > [data-entry-id][data-read="0"]');
+      for (var i = 0; i < list.length; i++) {
+        if (list[i].getBoundingClientRect().bottom > 0) {
+          break; /* in page order: the rest is lower */
+        }
+        A.setRead(list[i], true);
+      }
+    }
+    window.addEventListener(
+      "scroll",
+      function () {
+        if (!pending) {
+          pending = true;
+          window.requestAnimationFrame(check);
+        }
+      },
+      { passive: true }
+    );
+  }
+
+  /* --- a headline opened in place, under its widget --------------------------- */
+
+  function closePreview(box) {
+    box.hidden = true;
+    box.querySelector("[data-preview-body]").replaceChildren();
+    var line = box.closest(".widget").querySelector(".headline.previewing");
+    if (line) {
+      line.classList.remove("previewing");
+      var link = line.querySelector("[data-open]");
+      link.setAttribute("aria-expanded", "false");
+      link.focus();
+    }
+  }
+
+  function openPreview(line) {
+    var widget = line.closest(".widget");
+    var box = widget && widget.querySelector("[data-widget-preview]");
+    var link = line.querySelector("[data-open]");
+    if (!box || !link) {
+      return false;
+    }
+    if (line.classList.contains("previewing")) {
+      closePreview(box);
+      return true;
+    }
+    /* read first, so that the article comes back saying so (its buttons too) */
+    var marked = line.getAttribute("data-read") !== "1" ? A.setRead(line, true) : Promise.resolve();
+    marked
+      .then(function () {
+        return A.fetchDocument(link.href);
+      })
+      .then(function (doc) {
+        var article = doc.querySelector("article.entry-page");
+        if (!article) {
+          throw new Error("no article");
+        }
+        var back = article.querySelector(".back");
+        if (back) {
+          back.remove();
+        }
+        article.removeAttribute("data-open-page");
+        article.removeAttribute("data-autoread");
+        article.classList.add("entry-preview");
+        var title = article.querySelector("h1");
+        if (title) {
+          var h3 = document.createElement("h3");
+          h3.className = title.className;
+          h3.textContent = title.textContent;
+          title.replaceWith(h3);
+        }
+        widget.querySelectorAll(".headline.previewing").forEach(function (el) {
+          el.classList.remove("previewing");
+          el.querySelector("[data-open]").setAttribute("aria-expanded", "false");
+        });
+        var body = box.querySelector("[data-preview-body]");
+        body.replaceChildren(document.adoptNode(article));
+        box.hidden = false;
+        line.classList.add("previewing");
+        link.setAttribute("aria-expanded", "true");
+        box.querySelector("[data-preview-close]").focus({ preventScroll: true });
+        box.scrollIntoView({ block: "nearest" });
+      })
+      .catch(function () {
+        window.location.href = link.href;
+      });
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+      return;
+    }
+    var close = event.target.closest("[data-preview-close]");
+    if (close) {
+      closePreview(close.closest("[data-widget-preview]"));
+      return;
+    }
+    var link = event.target.closest(".headline [data-open]");
+    if (link && link.closest(".widget") && openPreview(link.closest(".headline"))) {
+      event.preventDefault();
+    }
+  });
+
+  function openOrPreview(item) {
+    if (item && item.classList.contains("headline") && item.closest(".widget")) {
+      openPreview(item);
+    } else {
+      A.toggleOpen(item);
+    }
+  }
+  A.registerKey("o", openOrPreview);
+  A.registerKey("Enter", openOrPreview);
+
+  /* --- keys ------------------------------------------------------------------- */
+
+  A.registerKey("Escape", function (item) {
+    var box = document.querySelector("[data-widget-preview]:not([hidden])");
+    if (box) {
+      closePreview(box);
+      return;
+    }
+    var open = item && item.classList.contains("open") ? item : document.querySelector(".entry.open");
+    if (open) {
+      A.toggleOpen(open);
+      var link = open.querySelector("[data-open]");
+      if (link) {
+        link.focus({ preventScroll: true });
+      }
+      return;
+    }
+    var page = document.querySelector("[data-open-page] .back a");
+    if (page) {
+      window.location.href = page.href;
+    }
+  });
+
+  A.registerKey("v", function (item) {
+    var where = item;
+    if (where && where.classList.contains("headline")) {
+      where = where.closest(".widget").querySelector("[data-widget-preview]:not([hidden])") || where;
+    }
+    where = where || document.querySelector(".entry.open, [data-open-page]");
+    var original = where && where.querySelector('.entry-actions a[target="_blank"]');
+    if (original) {
+      window.open(original.href, "_blank", "noopener");
+    }
+  });
+
+  A.registerKey("A", function () {
+    var form = document.querySelector(".toolbar form.mark-all");
+    if (form) {
+      form.requestSubmit();
+    }
+  });
+
+  A.registerKey("r", function () {
+    var link = document.querySelector("[data-new-articles]:not([hidden]) a");
+    if (link) {
+      window.location.href = link.href;
+    } else {
+      window.location.reload();
+    }
+  });
+
+  function init() {
+    watchScroll();
+    if (scope()) {
+      schedule();
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+
+  A.pollNow = poll;
 })();

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from websupport import BLOG, NEWS, TECH, make_app, storage
+from websupport import BLOG, NEWS, TECH, entry, make_app, storage
 from websupport import text as raw_text
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -91,3 +91,123 @@ def test_river_avatars_of_failing_feeds_carry_the_reason(app, client):
     assert "title=\"Il n'y a pas de flux à cette adresse (erreur 404)" in news[0]
     # every feed got through once: no first-run card, the badges say it
     assert "data-failing-card" not in page
+
+
+# --- 3. the unread flow ---------------------------------------------------------------
+
+
+def display_yaml(block: str) -> str:
+    return f"""\
+settings:
+  display:
+{block}tabs:
+  - name: Actualités
+    feeds:
+      - url: {NEWS}
+        title: Le Journal
+        headlines: 2
+      - url: {BLOG}
+  - name: Tech
+    feeds:
+      - url: {TECH}
+        title: Tech Weekly
+"""
+
+
+def seeded(tmp_path: Path, block: str):
+    app = make_app(site_with(tmp_path, display_yaml(block)))
+    st = app.extensions["aggregator"]
+    st.storage.sync_feeds(st.config.feeds, now=NOW)
+    for feed in (NEWS, BLOG, TECH):
+        st.storage.upsert_entries(
+            feed, [entry(feed, n, NOW - timedelta(hours=n)) for n in range(1, 8)], now=NOW
+        )
+    return app
+
+
+def titles(page: str) -> list[str]:
+    return re.findall(r'id="entry-title-\d+"><a [^>]*>([^<]*)</a>', page)
+
+
+def read_one(app, feed: str, n: int) -> None:
+    entries, _ = storage(app).entries(feed_url=feed, limit=50)
+    storage(app).set_read([next(e.id for e in entries if e.guid == f"{feed}#{n}")], True)
+
+
+def test_unread_only_by_default_from_settings_and_remembered_per_tab(tmp_path):
+    app = seeded(tmp_path, "    unread_only: true\n")
+    client = app.test_client()
+    read_one(app, TECH, 1)
+    assert len(titles(text(client.get("/tab/Tech")))) == 6  # the setting: unread only
+    assert len(titles(text(client.get("/tab/Tech?unread=0")))) == 7  # « Tout », chosen
+    assert len(titles(text(client.get("/tab/Tech")))) == 7  # ... and remembered for Tech
+    assert len(titles(text(client.get("/")))) == 20  # other rivers keep the setting
+    assert len(titles(text(client.get("/?unread=1")))) == 20
+    assert len(titles(text(client.get("/tab/Tech")))) == 7
+    page = text(client.get("/tab/Tech"))
+    assert re.search(r'href="/tab/Tech\?unread=1"[^>]*>Non lus seulement', page)
+    assert re.search(r'href="/tab/Tech\?unread=0" aria-current="true">Tout', page)
+    (tmp_path / "b").mkdir()
+    default = make_app(site_with(tmp_path / "b", display_yaml("    headlines: 5\n")))
+    assert default.extensions["aggregator"].config.settings.display.unread_only is False
+    default.extensions["aggregator"].close()
+    app.extensions["aggregator"].close()
+
+
+def test_page_title_carries_the_unread_count(tmp_path):
+    app = seeded(tmp_path, "    headlines: 5\n")
+    client = app.test_client()
+    assert '<title data-count-scope="Tech">(7) Tech · Agrégateur de flux</title>' in raw_text(
+        client.get("/tab/Tech")
+    )
+    assert '<title data-count-scope="">(21) Tous ·' in raw_text(client.get("/"))
+    app.extensions["aggregator"].close()
+
+
+def test_count_endpoint_says_how_many_arrived_since_the_page(tmp_path):
+    app = seeded(tmp_path, "    headlines: 5\n")
+    client = app.test_client()
+    page = raw_text(client.get("/tab/Tech"))
+    after = int(re.search(r'data-poll-after="(\d+)"', page).group(1))
+    answer = client.get(f"/counts?after={after}&tab=Tech").get_json()
+    assert answer["new"] == 0 and answer["unread_counts"]["Tech"] == 7
+    storage(app).upsert_entries(TECH, [entry(TECH, 50, NOW)], now=NOW)
+    storage(app).upsert_entries(NEWS, [entry(NEWS, 50, NOW)], now=NOW)
+    answer = client.get(f"/counts?after={after}&tab=Tech").get_json()
+    assert (answer["new"], answer["label"]) == (1, "1 nouvel article")
+    assert client.get(f"/counts?after={after}").get_json()["label"] == "2 nouveaux articles"
+    assert client.get(f"/counts?after={after}&lang=en").get_json()["label"] == "2 new articles"
+    feed = client.get("/counts", query_string={"after": after, "feed": NEWS}).get_json()
+    assert feed["new"] == 1
+    # validated: one path (aggregator/web/params.py), 400/404 in JSON
+    for bad in ("after=-1", "after=١", "after=99999999999999999999", "tab=Nope"):
+        r = client.get(f"/counts?{bad}", headers={"Accept": "application/json"})
+        assert r.status_code in (400, 404) and "error" in r.get_json(), bad
+    r = client.get("/counts?feed=https://unknown.example/", headers={"Accept": "application/json"})
+    assert r.status_code == 404
+    app.extensions["aggregator"].close()
+
+
+# --- 4. widgets -----------------------------------------------------------------------
+
+
+def test_widgets_show_the_configured_headlines_and_mark_each_widget_read(tmp_path):
+    app = seeded(tmp_path, "    headlines: 4\n")
+    client = app.test_client()
+    page = raw_text(client.get("/tab/Actualités?view=widgets"))
+    widgets = re.findall(r'<section class="widget".*?</section>', page, re.S)
+    assert [w.count('<li class="headline') for w in widgets] == [2, 4]  # own 2, setting 4
+    assert all("data-widget-preview" in w for w in widgets)
+    form = re.search(r"<form [^>]*data-widget-mark-all>.*?</form>", widgets[0], re.S).group(0)
+    assert f'name="feed" value="{NEWS}"' in form and "Tout marquer comme lu" in form
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    r = client.post("/mark-all-read", data=fields)
+    assert r.status_code == 302
+    follow = html.unescape(raw_text(client.get(r.headers["Location"])))
+    assert "7 articles marqués comme lus." in follow and "Annuler" in follow
+    counts = storage(app).unread_counts()
+    assert counts["Actualités"] == 7  # the blog's widget was not touched
+    assert '<span class="visually-hidden">7 non lus</span>' in raw_text(
+        client.get("/tab/Actualités?view=widgets")
+    )
+    app.extensions["aggregator"].close()

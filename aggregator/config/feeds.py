@@ -56,6 +56,7 @@ SETTINGS_KEYS = (
     "allow_private_networks",
     "mail",
     "imap",
+    "display",  # config/display.py
 )
 MAIL_KEYS = (
     "host",
@@ -68,15 +69,12 @@ MAIL_KEYS = (
     "rate_limit",
 )
 TAB_KEYS = ("name", "feeds")
-FEED_KEYS = ("url", "mail", "from", "split", "title", "refresh")
+FEED_KEYS = ("url", "mail", "from", "split", "title", "refresh", "headlines")
 IMAP_KEYS = ("host", "port", "security", "username")
 IMAP_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
 SPLITS = ("links",)
 
 _EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "feeds.yaml"
-# settings.display and a feed's own headline count: config/display.py (issue 10)
-SETTINGS_KEYS = (*SETTINGS_KEYS, "display")
-FEED_KEYS = (*FEED_KEYS, "headlines")
 _FROM_ENV_ONLY = (
     "the SMTP password comes only from the AGGREGATOR_SMTP_PASSWORD environment variable,"
     " never from this file; remove this line"

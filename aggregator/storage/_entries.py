@@ -358,6 +358,27 @@ class EntriesMixin(FeedsMixin):
         with self._write() as db:
             cur = db.execute(
                 "UPDATE entries SET starred = :starred WHERE id = :id",
+    def count_newer(
+        self, after_id: int, *, tab: str | None = None, feed_url: str | None = None
+    ) -> int:
+        """Entries of active feeds stored after ``after_id`` (ids only grow), in a tab,
+        a feed or everywhere: the dashboard's « N nouveaux articles » poll. A range of
+        the rowid, so as cheap as the number of new entries."""
+        where = ["e.id > :after", "e.tab IS NOT NULL"]
+        params: dict[str, object] = {"after": after_id}
+        if tab is not None:
+            where.append("e.tab = :tab")
+            params["tab"] = tab
+        with self._read() as db:
+            if feed_url is not None:
+                params["feed_id"], _, _ = self._feed_id(db, feed_url)
+                where.append("e.feed_id = :feed_id")
+            row = db.execute(
+                f"SELECT count(*) FROM entries AS e WHERE {' AND '.join(where)}",  # noqa: S608
+                params,
+            ).fetchone()
+        return int(row[0])
+
                 {"starred": int(starred), "id": entry_id},
             )
             if cur.rowcount == 0:

@@ -31,6 +31,10 @@ SHORTCUTS: list[tuple[tuple[str, ...], str]] = [
     (("/",), "Focus the search box"),
     (("f",), "Send to a contact (“This might interest someone”)"),
     (("g", "N"), "Go to tab number N (0: all)"),
+    (("Esc",), "Close the article"),
+    (("v",), "Open the original in a new tab"),
+    (("A",), "Mark all as read (then « Undo »)"),
+    (("r",), "Refresh: show the new articles"),
     (("?",), "Show this help"),
 ]
 

@@ -623,10 +623,16 @@ FR.update(
         "This feed cannot be fetched:": "Ce flux ne peut pas être récupéré :",
         "see why": "voir pourquoi",
         "%(title)s: %(reason)s": "%(title)s : %(reason)s",
+        "Close the article": "Refermer l'article",
+        "Open the original in a new tab": "Ouvrir l'original dans un nouvel onglet",
+        "Mark all as read (then « Undo »)": "Tout marquer comme lu (puis « Annuler »)",
+        "Refresh: show the new articles": "Actualiser : afficher les nouveaux articles",
     }
 )
 FR_PLURALS.update(
     {
+        "%(n)s new article": ("%(n)s nouvel article", "%(n)s nouveaux articles"),
+        "%(n)s unread": ("%(n)s non lu", "%(n)s non lus"),
         "%(n)s feed could not be fetched": ("%(n)s flux n'a pas pu être récupéré", "%(n)s flux n'ont pas pu être récupérés"),
     }
 )  # fmt: skip

@@ -7,13 +7,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, session
+from flask import Blueprint, Response, abort, jsonify, render_template, request, session
 
+from aggregator.config.values import normalize_url
 from aggregator.errors import NotFound
-from aggregator.models import EntryView
+from aggregator.models import DisplaySettings, EntryView
 from aggregator.opml import write_opml
 from aggregator.web import state
 from aggregator.web.i18n import gettext as _
+from aggregator.web.i18n import ngettext
 from aggregator.web.params import bad_cursor, cursor_arg, flag, int_arg, search_arg, text_arg
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("views", __name__)
 
 PAGE_SIZE = 50
-WIDGET_HEADLINES = 5
 VIEWS = ("river", "widgets")
+MEMORY = 100  # tabs whose « Non lus seulement » choice the session cookie remembers
+TRUE = ("1", "true", "on", "yes")
 
 
 def known_tab(name: str | None) -> str | None:
@@ -44,10 +47,42 @@ def seen_max_id(entries: list[EntryView]) -> int | None:
     return max(ids) if ids else None
 
 
+def display() -> DisplaySettings:
+    """settings.display of the last valid feeds.yaml (the defaults before one loads)."""
+    config = state().config
+    return config.settings.display if config is not None else DisplaySettings()
+
+
+def unread_choice(key: str) -> bool:
+    """« Non lus seulement » for this river: the link's ``unread=0|1`` (then remembered
+    for this tab in the signed session cookie), else the last choice made on this tab,
+    else ``settings.display.unread_only``."""
+    memory = session.get("unread_only")
+    memory = memory if isinstance(memory, dict) else {}
+    asked = request.args.get("unread")
+    if asked is not None:
+        value = asked in TRUE
+        if memory.get(key) is not value:
+            memory = {k: v for k, v in memory.items() if k != key}
+            session["unread_only"] = dict([*memory.items(), (key, value)][-MEMORY:])
+        return value
+    remembered = memory.get(key)
+    return remembered if isinstance(remembered, bool) else display().unread_only
+
+
+def river_key(tab: str | None, feed_url: str | None) -> str:
+    """Which river a remembered choice belongs to: "" (all), a tab, or one feed."""
+    if feed_url is not None:
+        return "feed:" + feed_url
+    return "tab:" + tab if tab is not None else ""
+
+
 def river_page(
     *, tab: str | None = None, feed_url: str | None = None, template: str = "river.html", **extra
 ) -> str:
-    unread, starred = flag("unread"), flag("starred")
+    starred = flag("starred")
+    # starred articles are few and meant to be kept: the filter shows them all
+    unread = flag("unread") if starred else unread_choice(river_key(tab, feed_url))
     try:
         entries, next_cursor = state().storage.entries(
             tab=tab,
@@ -69,6 +104,7 @@ def river_page(
         unread_only=unread,
         starred_only=starred,
         first_page=cursor_arg() is None,
+        display=display(),
         **extra,
     )
 
@@ -105,9 +141,16 @@ def tab(name: str) -> Any:
 
 
 def widgets(name: str) -> Any:
+    """The tab as a grid of widgets, each with settings.display.headlines headlines or
+    its feed's own ``headlines:`` in feeds.yaml."""
     st = state()
     feeds = st.storage.feeds(tab=name)
-    latest = st.storage.latest_by_feed(tab=name, per_feed=WIDGET_HEADLINES)
+    shown_per = display()
+    counts = {f.url: shown_per.headlines_for(_normalized(f.url)) for f in feeds}
+    latest = st.storage.latest_by_feed(tab=name, per_feed=max(counts.values(), default=1))
+    latest = {
+        url: entries[: counts.get(url, shown_per.headlines)] for url, entries in latest.items()
+    }
     shown = [e for entries in latest.values() for e in entries]
     return render_template(
         "widgets.html",
@@ -118,6 +161,36 @@ def widgets(name: str) -> Any:
         feeds=feeds,
         latest=latest,
         max_id=max((e.id for e in shown), default=None),
+        display=shown_per,
+    )
+
+
+def _normalized(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except ValueError:
+        return url
+
+
+@bp.get("/counts")
+def counts() -> Any:
+    """The light poll behind « N nouveaux articles » and the page title: the unread
+    badges, and how many entries arrived after ``after`` (the newest id the page
+    shows) in its ``tab`` or ``feed`` (everywhere when neither is given)."""
+    after = int_arg("after", 0, lo=0)
+    tab_name = known_tab(request.args.get("tab") or None)
+    feed_url = text_arg("feed", max_length=2000) or None
+    st = state()
+    try:
+        new = st.storage.count_newer(after or 0, tab=tab_name, feed_url=feed_url)
+    except NotFound:
+        abort(404, _("Unknown feed."))
+    return jsonify(
+        {
+            "unread_counts": st.storage.unread_counts(),
+            "new": new,
+            "label": ngettext("%(n)s new article", "%(n)s new articles", new) if new else "",
+        }
     )
 
 
