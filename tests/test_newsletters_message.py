@@ -263,3 +263,35 @@ def test_opml_export_leaves_mail_sources_out():
     opml = write_opml(parse_config(GOOD, "feeds.yaml")).decode()
     assert "imap://" not in opml and 'xmlUrl="https://example.org/feed.xml"' in opml
     assert "imap://" not in write_opml(parse_config(only_mail, "feeds.yaml")).decode()
+
+
+def test_the_dashboard_edits_mail_sources_by_their_key(tmp_path):
+    from aggregator.config.edit import (
+        RemovedFeed,
+        move_feed,
+        remove_feed,
+        rename_feed,
+        restore_feed,
+    )
+
+    path = tmp_path / "feeds.yaml"
+    path.write_text("# my feeds\n" + GOOD, encoding="utf-8")
+    news, inbox, feed = parse_config(GOOD, "feeds.yaml").feeds
+
+    config = rename_feed(path, news.url, "Mes lettres")
+    assert config.feed(news.url).title == "Mes lettres"
+    config = move_feed(path, inbox.url, "Emplois")
+    assert config.feed(inbox.url).tab == "Emplois"
+
+    removed = remove_feed(path, inbox.url)
+    assert [f.url for f in load(path).feeds] == [news.url, feed.url]
+    restored = restore_feed(path, RemovedFeed.from_json(removed.to_json()))
+    back = restored.feed(inbox.url)
+    assert back is not None and back.tab == "Emplois" and back.title == "Lettres des festivals"
+    assert MailSource.from_key(back.url).split
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# my feeds\n") and "mail: INBOX" in text
+
+
+def load(path: Path):
+    return parse_config(path.read_text(encoding="utf-8"), str(path))

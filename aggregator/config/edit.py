@@ -37,7 +37,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
 from aggregator.errors import ConfigError, ConfigProblem, NotFound
-from aggregator.models import Config, Contact
+from aggregator.models import Config, Contact, MailSource
 
 from . import values
 from ._roundtrip import (
@@ -241,7 +241,7 @@ def remove_feed(path: str | Path, url: str) -> RemovedFeed:
         fields = item if isinstance(item, CommentedMap) else {"url": item}
         removed.append(
             RemovedFeed(
-                url=str(fields["url"]).strip(),
+                url=url if "mail" in fields else str(fields["url"]).strip(),
                 tab=str(tab.get("name")).strip(),
                 tab_index=tab_index,
                 index=index,
@@ -279,8 +279,9 @@ def restore_feed(path: str | Path, removed: RemovedFeed) -> Config:
         if found is not None:
             raise _already(file, data, removed.url, found)
         item: Any = removed.url
-        if title or refresh:
-            item = CommentedMap([("url", removed.url)])
+        mail = _mail_item(removed.url)
+        if mail is not None or title or refresh:
+            item = mail if mail is not None else CommentedMap([("url", removed.url)])
             if title:
                 item["title"] = title
             if refresh:
@@ -442,6 +443,9 @@ Found = tuple[int, CommentedMap, int]  # (tab index, tab, index in its feeds)
 
 
 def _locate(data: Any, url: str) -> Found | None:
+    source = MailSource.from_key(url)
+    if source is not None:
+        return _locate_mail(data, source)
     wanted = values.normalize_url(url)
     for tab_index, tab in enumerate(_tabs(data)):
         feeds = tab.get("feeds") if isinstance(tab, CommentedMap) else None
@@ -452,6 +456,46 @@ def _locate(data: Any, url: str) -> Found | None:
             if item_url is not None and values.normalize_url(item_url) == wanted:
                 return tab_index, tab, index
     return None
+
+
+# --- mail sources (issue 12): '- mail: FOLDER' items, named by their imap:// key ----
+
+
+def _mail_source(item: Any) -> MailSource | None:
+    """The source a ``mail:`` item stands for, read as ``config.feeds`` reads it."""
+    if not isinstance(item, CommentedMap) or not isinstance(item.get("mail"), str):
+        return None
+    raw = item.get("from")
+    raws = list(raw) if isinstance(raw, CommentedSeq) else [] if raw is None else [raw]
+    senders = tuple(dict.fromkeys(str(s).strip().lower() for s in raws))
+    split = str(item.get("split") or "").strip().lower() == "links"
+    return MailSource(folder=item["mail"].strip(), senders=senders, split=split)
+
+
+def _locate_mail(data: Any, source: MailSource) -> Found | None:
+    for tab_index, tab in enumerate(_tabs(data)):
+        feeds = tab.get("feeds") if isinstance(tab, CommentedMap) else None
+        if not isinstance(feeds, CommentedSeq):
+            continue
+        for index, item in enumerate(feeds):
+            if _mail_source(item) == source:
+                return tab_index, tab, index
+    return None
+
+
+def _mail_item(key: str) -> CommentedMap | None:
+    """The ``mail:`` item that ``key`` names (to put a removed one back)."""
+    source = MailSource.from_key(key)
+    if source is None:
+        return None
+    item = CommentedMap([("mail", source.folder)])
+    if source.senders:
+        senders = CommentedSeq(source.senders)
+        senders.fa.set_flow_style()
+        item["from"] = senders
+    if source.split:
+        item["split"] = "links"
+    return item
 
 
 def _position(seq: CommentedSeq, index: int) -> tuple[int, int]:
