@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
-from flask import Blueprint, Flask, Response, abort, g, jsonify, request
+from flask import Blueprint, Flask, Response, abort, g, request
 from werkzeug.exceptions import HTTPException
 
 from aggregator.errors import NotFound
 from aggregator.storage._sync import Stream, SyncItem
 from aggregator.web import apiauth, params, state
+from aggregator.web.greader import as_json
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,12 @@ def _base(auth: int) -> dict[str, Any]:
     return {"api_version": API_VERSION, "auth": auth}
 
 
+def _refused(body: dict[str, Any]) -> Response:
+    response = as_json(body)
+    response.status_code = 401
+    return response
+
+
 def _authenticate() -> None:
     creds = apiauth.credentials()
     if creds is None:
@@ -56,14 +63,14 @@ def _authenticate() -> None:
             "error": "The API is disabled: set AGGREGATOR_API_PASSWORD or run "
             "`aggregator api-password`."
         }
-        abort(Response(jsonify(body).get_data(), 401, mimetype="application/json"))
+        abort(_refused(body))
     if apiauth.blocked():
         abort(_text("Too many failed attempts: wait 15 minutes.", 429))
     key = request.form.get("api_key") or request.args.get("api_key") or ""
     if not key or len(key) > 200 or not creds.fever_key_ok(key):
         if key:
             apiauth.failed("fever key")
-        abort(Response(jsonify(_base(0)).get_data(), 401, mimetype="application/json"))
+        abort(_refused(_base(0)))
     apiauth.succeeded()
 
 
@@ -84,7 +91,7 @@ def _feeds_groups(feeds: list[Any]) -> list[dict[str, Any]]:
 
 
 def _item(item: SyncItem) -> dict[str, Any]:
-    from aggregator.web.greader import _body
+    from aggregator.web.greader import _body  # the same HTML as the GReader items
 
     return {
         "id": item.id,
@@ -209,7 +216,7 @@ def api() -> Any:
         _has("mark") and request.values.get("as") in ("saved", "unsaved")
     ):
         body["saved_item_ids"] = ",".join(map(str, storage.sync_state_ids(starred=True)))
-    return jsonify(body)
+    return as_json(body)
 
 
 def _error(e: HTTPException) -> Any:

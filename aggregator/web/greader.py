@@ -35,22 +35,17 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import partial
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
-from xml.etree import ElementTree as ET
 
-from flask import Blueprint, Flask, Response, abort, g, jsonify, request
+from flask import Blueprint, Flask, Response, abort, g, request
 from werkzeug.exceptions import HTTPException
 
-from aggregator.errors import ConfigError, DiscoveryError, NotFound
+from aggregator.errors import NotFound
 from aggregator.storage._sync import Stream, SyncItem
 from aggregator.web import apiauth, params, state
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 STATE_PREFIX = "user/-/state/com.google/"
 READING_LIST = STATE_PREFIX + "reading-list"
@@ -83,9 +78,6 @@ MAX_STREAM = 2_100  # characters of a stream id (feed/ + a 2,000-character addre
 # user/<anything>/: clients echo either "-" or the userId we gave ("1").
 _USER_STREAM = re.compile(r"user/[^/]{1,100}/(state/com\.google|label)/(.+)", re.DOTALL)
 _HEX = re.compile(r"[0-9a-fA-F]{1,16}")
-_ATOM = "http://www.w3.org/2005/Atom"
-_GR = "http://www.google.com/schemas/reader/atom/"
-_GR_SCHEME = "http://www.google.com/reader/"
 
 
 def _bad(message: str) -> NoReturn:
@@ -323,7 +315,7 @@ def _contents(stream: Stream, items: list[SyncItem], following: str | None) -> R
     }
     if following:
         body["continuation"] = following
-    return jsonify(body)
+    return as_json(body)
 
 
 def _stream_title(stream: Stream) -> str:
@@ -336,6 +328,14 @@ def _stream_title(stream: Stream) -> str:
 
 
 # --- authentication --------------------------------------------------------------------
+
+
+def as_json(body: Any) -> Response:
+    """JSON in UTF-8, compact, keys in our order: an item list of 1,000 articles is
+    megabytes, and ``jsonify``'s escaping of every accented letter and sorting of every
+    key makes it bigger and slower for nothing (``benchmarks/sync.py``)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, mimetype="application/json")
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -384,7 +384,7 @@ def client_login() -> Any:
     apiauth.succeeded()
     token = apiauth.token_for(creds)
     if request.values.get("output") == "json":
-        return jsonify({"SID": token, "LSID": "null", "Auth": token})
+        return as_json({"SID": token, "LSID": "null", "Auth": token})
     return _text(f"SID={token}\nLSID=null\nAuth={token}")
 
 
@@ -398,7 +398,7 @@ def token() -> Any:
 def user_info() -> Any:
     creds = apiauth.credentials()
     assert creds is not None
-    return jsonify(
+    return as_json(
         {
             "userId": "1",
             "userName": creds.user,
@@ -428,14 +428,14 @@ def subscription_list() -> Any:
         }
         for f in state().storage.sync_feeds_list()
     ]
-    return jsonify({"subscriptions": subscriptions})
+    return as_json({"subscriptions": subscriptions})
 
 
 def tag_list() -> Any:
     tags: list[dict[str, Any]] = [{"id": STARRED, "sortid": "00000001"}]
     for n, tab in enumerate(state().tabs(), start=2):
         tags.append({"id": LABEL_PREFIX + tab, "sortid": f"{n:08x}", "type": "folder"})
-    return jsonify({"tags": tags})
+    return as_json({"tags": tags})
 
 
 def unread_count() -> Any:
@@ -470,7 +470,7 @@ def unread_count() -> Any:
             "newestItemTimestampUsec": str(newest_all * 1_000_000),
         }
     )
-    return jsonify({"max": total, "unreadcounts": counts})
+    return as_json({"max": total, "unreadcounts": counts})
 
 
 # --- streams ---------------------------------------------------------------------------
@@ -487,13 +487,13 @@ def items_ids() -> Any:
     }
     if following:
         body["continuation"] = following
-    return jsonify(body)
+    return as_json(body)
 
 
 def items_contents() -> Any:
     ids = item_ids(limit=MAX_ITEMS)
     items = state().storage.sync_items(ids)
-    return jsonify(
+    return as_json(
         {
             "direction": "ltr",
             "id": READING_LIST,
@@ -511,70 +511,6 @@ def stream_contents(stream: str | None = None) -> Any:
     refs, following = _page(parsed, _count(DEFAULT_N, MAX_CONTENTS_PAGE))
     items = state().storage.sync_items([i for i, _, _ in refs])
     return _contents(parsed, items, following)
-
-
-def atom(stream: str | None = None) -> Any:
-    """The older Atom output of the same streams (newsboat's feedhq mode reads it):
-    Google Reader's own shape, with the read/fresh/starred state as categories of the
-    ``http://www.google.com/reader/`` scheme, which newsboat turns into read marks."""
-    parsed = parse_stream(stream) if stream else READING_STREAM
-    refs, following = _page(parsed, _count(DEFAULT_N, MAX_CONTENTS_PAGE))
-    items = state().storage.sync_items([i for i, _, _ in refs])
-    ET.register_namespace("", _ATOM)
-    ET.register_namespace("gr", _GR)
-    feed = ET.Element(f"{{{_ATOM}}}feed")
-    ET.SubElement(feed, f"{{{_ATOM}}}id").text = "tag:google.com,2005:reader/" + stream_id(parsed)
-    ET.SubElement(feed, f"{{{_ATOM}}}title").text = _stream_title(parsed)
-    ET.SubElement(feed, f"{{{_ATOM}}}updated").text = _iso(int(g.now.timestamp()))
-    if following:
-        ET.SubElement(feed, f"{{{_GR}}}continuation").text = following
-    for item in items:
-        _atom_entry(feed, item)
-    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-    return Response(body, mimetype="application/atom+xml")
-
-
-READING_STREAM = Stream("all")
-
-
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _atom_entry(feed: ET.Element, item: SyncItem) -> None:
-    entry = ET.SubElement(feed, f"{{{_ATOM}}}entry")
-    entry.set(f"{{{_GR}}}crawl-timestamp-msec", str(item.first_seen * 1000))
-    ET.SubElement(entry, f"{{{_ATOM}}}id").text = long_id(item.id)
-    ET.SubElement(entry, f"{{{_ATOM}}}title", type="text").text = item.title
-    ET.SubElement(entry, f"{{{_ATOM}}}published").text = _iso(item.published)
-    ET.SubElement(entry, f"{{{_ATOM}}}updated").text = _iso(item.updated or item.published)
-    if item.link:
-        ET.SubElement(entry, f"{{{_ATOM}}}link", rel="alternate", href=item.link, type="text/html")
-    labels = [("reading-list", "reading-list"), ("read" if item.read else "fresh", None)]
-    if item.starred:
-        labels.append(("starred", None))
-    for name, _ in labels:
-        ET.SubElement(
-            entry,
-            f"{{{_ATOM}}}category",
-            term=STATE_PREFIX + name,
-            scheme=_GR_SCHEME,
-            label=name,
-        )
-    if item.tab is not None:
-        ET.SubElement(entry, f"{{{_ATOM}}}category", term=LABEL_PREFIX + item.tab, label=item.tab)
-    ET.SubElement(entry, f"{{{_ATOM}}}content", type="html").text = _body(item)
-    if item.author:
-        author = ET.SubElement(entry, f"{{{_ATOM}}}author")
-        ET.SubElement(author, f"{{{_ATOM}}}name").text = item.author
-    source = ET.SubElement(entry, f"{{{_ATOM}}}source")
-    source.set(f"{{{_GR}}}stream-id", FEED_PREFIX + item.feed_url)
-    ET.SubElement(source, f"{{{_ATOM}}}id").text = (
-        "tag:google.com,2005:reader/feed/" + item.feed_url
-    )
-    ET.SubElement(source, f"{{{_ATOM}}}title").text = item.feed_title
-    if item.site_link:
-        ET.SubElement(source, f"{{{_ATOM}}}link", rel="alternate", href=item.site_link)
 
 
 # --- state changes ---------------------------------------------------------------------
@@ -629,146 +565,12 @@ def mark_all_as_read() -> Any:
     return _text("OK")
 
 
-# --- subscriptions (feeds.yaml, through config.edit like the dashboard) -----------------
-
-
-def _write(change: Callable[[str], T]) -> T:
-    """One round-trip edit of feeds.yaml, then the database follows (as the dashboard's
-    ``subscriptions.write_config``, with refusals as short 400 texts, not flashes)."""
-    from aggregator.config.edit import AlreadyFollowed
-    from aggregator.web.subscriptions import apply_config, config_path
-
-    source = state().config_source
-    source.refresh()
-    if source.error is not None:
-        _bad("feeds.yaml has errors, so it is not changed: fix the file first.")
-    try:
-        result = change(config_path())
-    except AlreadyFollowed as e:
-        _bad(f"Already followed (tab “{e.tab}”).")
-    except ConfigError as e:
-        details = "; ".join(str(p) for p in e.problems) or str(e)
-        _bad(f"feeds.yaml was not changed: {details}"[:500])
-    except NotFound:
-        _bad("This feed or label is not in feeds.yaml.")
-    apply_config()
-    return result
-
-
-def _feed_in_config(url: str) -> str | None:
-    """The URL as written in feeds.yaml for this address (compared normalised)."""
-    from aggregator.config.values import normalize_url
-
-    config = state().config
-    if config is None:
-        return None
-    wanted = normalize_url(url)
-    return next((f.url for f in config.feeds if normalize_url(f.url) == wanted), None)
-
-
-def _label_arg(name: str) -> str | None:
-    """A tab named by ``a=user/-/label/<tab>`` (created if new), or None."""
-    for value in request.values.getlist(name):
-        params.clean_text(value, name=name, max_length=MAX_STREAM)
-        match = _USER_STREAM.fullmatch(value)
-        if match is None or match.group(1) != "label":
-            _bad("Unknown label: " + _shown(value))
-        tab = " ".join(match.group(2).split())
-        if not tab or len(tab) > 100:
-            _bad("Unknown label: " + _shown(value))
-        existing = next((t for t in state().tabs() if t.casefold() == tab.casefold()), None)
-        return existing or tab
-    return None
-
-
-def _default_tab() -> str:
-    tabs = state().tabs()
-    return tabs[0] if tabs else "Abonnements"
-
-
-def quickadd() -> Any:
-    """``quick=`` an address (a site, a feed, a handle): resolved like the dashboard's
-    « Ajouter » (``discover``), the first feed found goes into the first tab."""
-    from aggregator.config.edit import add_feed
-    from aggregator.discover import discover
-    from aggregator.web.subscriptions import fetch_now, make_fetcher, settings
-
-    address = " ".join(params.text_arg("quick", form=None, max_length=2000).split())
-    if address.startswith(FEED_PREFIX):
-        address = address[len(FEED_PREFIX) :]
-    if not address:
-        _bad("“quick” is required.")
-    fetcher = make_fetcher(settings())
-    try:
-        found = discover(address, fetcher=fetcher, now=g.now)
-    except DiscoveryError as e:
-        log.info("quickadd of %r failed: %s", address[:200], e)
-        _bad(f"No feed found at this address ({e.code}).")
-    finally:
-        fetcher.close()
-    if not found.candidates:
-        _bad("No feed found at this address.")
-    candidate = found.candidates[0]
-    followed = _feed_in_config(candidate.url)
-    if followed is None:
-        _write(lambda path: add_feed(path, _default_tab(), candidate.url, None))
-        fetch_now(candidate.url)
-        followed = candidate.url
-    return jsonify(
-        {
-            "query": address,
-            "numResults": 1,
-            "streamId": FEED_PREFIX + followed,
-            "streamName": candidate.title or followed,
-        }
-    )
-
-
-def subscription_edit() -> Any:
-    """``ac=subscribe|unsubscribe|edit`` on each ``s=feed/<url>``; ``t=`` a title,
-    ``a=`` the label to move it to (``r=`` labels are implied: one tab per feed)."""
-    from aggregator.config.edit import add_feed, move_feed, remove_feed, rename_feed
-
-    action = request.values.get("ac", "edit")
-    if action not in ("subscribe", "unsubscribe", "edit"):
-        _bad("“ac” must be subscribe, unsubscribe or edit.")
-    streams = [
-        parse_stream(params.clean_text(s, name="s", max_length=MAX_STREAM))
-        for s in request.values.getlist("s")
-    ]
-    if not streams or len(streams) > 100 or any(s.kind != "feed" for s in streams):
-        _bad("“s” must name feeds (feed/<address>), 100 at most.")
-    title = " ".join(params.text_arg("t", form=None, max_length=300).split()) or None
-    tab = _label_arg("a")
-    _tags("r")  # checked, then implied
-    urls = [s.value or "" for s in streams]
-    if action == "subscribe":
-        for url in urls:
-            if not url.startswith(("http://", "https://")) or len(url) > 2000:
-                _bad("Only http:// and https:// feed addresses can be followed.")
-        target = tab or _default_tab()
-        for url in urls:
-            if _feed_in_config(url) is None:
-                _write(partial(add_feed, tab=target, url=url, title=title))
-        return _text("OK")
-    written = []
-    for url in urls:
-        found = _feed_in_config(url)
-        if found is None:
-            _bad("Not followed: " + _shown(url))
-        written.append(found)
-    for url in written:
-        if action == "unsubscribe":
-            _write(partial(remove_feed, url=url))
-            continue
-        if title is not None:
-            _write(partial(rename_feed, url=url, title=title))
-        if tab is not None:
-            _write(partial(move_feed, url=url, tab=tab))
-    return _text("OK")
-
-
 # --- wiring ----------------------------------------------------------------------------
+
+# The Atom output and the subscription edits live in their own modules (they import
+# this one's helpers, hence the import here, once everything above is defined).
+from aggregator.web.greader_atom import atom  # noqa: E402
+from aggregator.web.greader_subscriptions import quickadd, subscription_edit  # noqa: E402
 
 API = "/reader/api/0"
 # One rule per route for both prefixes (a converter in the prefix, dropped before the
