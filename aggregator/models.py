@@ -189,6 +189,9 @@ class ParsedEntry:
     summary_html: str  # raw (unsanitized) HTML, may be empty
     base_url: str  # for resolving relative URLs inside the HTML
     enclosures: tuple[Enclosure, ...] = ()
+    # Pictures the feed offers for the item, best first (media:thumbnail, media:content
+    # or an image enclosure, JSON Feed image/banner_image); absolute, unchecked.
+    thumbnails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,12 @@ class Entry:
     # False when the feed gave no date (published is then the first-seen time): an
     # update in place must keep the stored date instead of moving the entry up.
     has_date: bool = True
+    # True when the feed gave no title and ``title`` was made from the text.
+    title_derived: bool = False
+    thumbnail: str | None = None  # http(s) URL, or a small raster data: URL
+    # The whole body's words as the search index stores them (aggregator.folding);
+    # '' = storage computes them from content_html.
+    search_body: str = ""
 
 
 @dataclass(frozen=True)
@@ -243,6 +252,9 @@ class EntryView:
     starred: bool
     enclosures: tuple[Enclosure, ...] = ()
     snippet: str | None = None  # search highlight, already HTML-escaped except <mark>
+    title_derived: bool = False  # the feed gave no title: made from the text
+    thumbnail: str | None = None
+    title_html: str | None = None  # search: the title HTML-escaped, matches in <mark>
 
 
 @dataclass(frozen=True)

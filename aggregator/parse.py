@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 500  # per fetch; the first ones in document order are kept
 MAX_ENCLOSURES = 20
+MAX_THUMBNAILS = 5
+# Enclosure types that are not something a person can open: YouTube lists its old
+# Flash player (application/x-shockwave-flash) as media:content of every video, and
+# some generators list the item's own page.
+_JUNK_ENCLOSURE_TYPES = ("application/x-shockwave-flash", "text/html", "application/xhtml+xml")
 MAX_FIELD = {
     "title": 1000,  # characters of plain text
     "author": 200,
@@ -217,8 +222,19 @@ def _xml_entry(raw: Any, kind: str, feed_url: str, feed_author: str | None) -> P
     enclosures = _enclosures(
         [(e.get("href"), e.get("type"), e.get("length")) for e in raw.get("enclosures") or []]
         + [
-            (m.get("url"), m.get("type"), m.get("filesize")) for m in raw.get("media_content") or []
+            (m.get("url"), m.get("type") or _medium_type(m), m.get("filesize"))
+            for m in raw.get("media_content") or []
         ],
+        base,
+    )
+    thumbnails = _thumbnails(
+        [t.get("url") for t in raw.get("media_thumbnail") or [] if isinstance(t, dict)]
+        + [
+            m.get("url")
+            for m in raw.get("media_content") or []
+            if isinstance(m, dict) and _is_image(m.get("type") or _medium_type(m))
+        ]
+        + [x.url for x in enclosures if _is_image(x.type)],
         base,
     )
     return ParsedEntry(
@@ -233,7 +249,32 @@ def _xml_entry(raw: Any, kind: str, feed_url: str, feed_author: str | None) -> P
         summary_html=summary_html,
         base_url=base,
         enclosures=enclosures,
+        thumbnails=thumbnails,
     )
+
+
+def _medium_type(media: Any) -> str | None:
+    """media:content's medium="image" (Mastodon) when it gives no MIME type."""
+    medium = media.get("medium") if isinstance(media, dict) else None
+    return f"{medium}/*" if medium in ("image", "audio", "video") else None
+
+
+def _is_image(mime: str | None) -> bool:
+    return bool(mime) and mime.lower().startswith("image/")  # type: ignore[union-attr]
+
+
+def _thumbnails(candidates: list[Any], base: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for href in candidates:
+        if not isinstance(href, str):
+            continue
+        # data: URLs are kept whole (the CPU stage keeps only small raster ones).
+        url = href.strip() if href.strip().lower().startswith("data:") else _link(href, base)
+        if url and url not in found:
+            found.append(url)
+        if len(found) == MAX_THUMBNAILS:
+            break
+    return tuple(found)
 
 
 def _content_type(detail: Any) -> str:
@@ -437,6 +478,11 @@ def _json_entry(item: dict[str, Any], feed_url: str, feed_author: str | None) ->
         ],
         feed_url,
     )
+    thumbnails = _thumbnails(
+        [_str(item.get("image")), _str(item.get("banner_image"))]
+        + [x.url for x in enclosures if _is_image(x.type)],
+        feed_url,
+    )
     raw_id = item.get("id")  # a string in 1.1; 1.0 feeds in the wild also use numbers
     return ParsedEntry(
         guid=_guid(
@@ -451,6 +497,7 @@ def _json_entry(item: dict[str, Any], feed_url: str, feed_author: str | None) ->
         summary_html=summary_html,
         base_url=feed_url,
         enclosures=enclosures,
+        thumbnails=thumbnails,
     )
 
 
@@ -544,6 +591,8 @@ def _enclosures(candidates: list[tuple[Any, Any, Any]], base: str) -> tuple[Encl
     for href, mime, length in candidates:
         url = _link(href if isinstance(href, str) else None, base)
         if not url or url in found:
+            continue
+        if isinstance(mime, str) and mime.split(";")[0].strip().lower() in _JUNK_ENCLOSURE_TYPES:
             continue
         size = None
         if isinstance(length, int) and not isinstance(length, bool):

@@ -298,12 +298,15 @@ def _escaped_text(html_text: str) -> str:
 
 # --- plain text --------------------------------------------------------------------
 
+# Elements that separate the text before them from the text after: without this,
+# "<h2>Titre</h2>Suite" or "<td>a</td><td>b</td>" would be glued into one word.
 _BLOCK = frozenset(
     {
-        "address", "article", "aside", "blockquote", "caption", "dd", "details", "div",
-        "dl", "dt", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
-        "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
-        "summary", "table", "tr", "ul",
+        "address", "article", "aside", "blockquote", "caption", "center", "dd", "details",
+        "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer",
+        "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "legend",
+        "li", "listing", "main", "menu", "nav", "ol", "p", "pre", "search", "section",
+        "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "xmp",
     }
 )  # fmt: skip
 # Code, UI labels and "your browser does not support..." fallbacks are not prose.
@@ -323,6 +326,9 @@ class _TextExtractor(HTMLParser):
         self.parts: list[str] = []
         self.size = 0
         self.skip = 0
+        # Alt texts are kept apart: a preview must not start with "Photo of a cat"
+        # before the first sentence; they are the text only when there is no other.
+        self.alts: list[str] = []
 
     def parse_marked_section(self, i, report=1):
         # "<![" starts a marked section in SGML; the standard library knows only
@@ -346,8 +352,8 @@ class _TextExtractor(HTMLParser):
             self.parts.append(_PARA)
         elif tag == "img":
             alt = dict(attrs).get("alt")
-            if alt and not self.skip:
-                self.handle_data(f" {alt} ")
+            if alt and not self.skip and len(self.alts) < 20:
+                self.alts.append(alt[:500])
 
     def handle_startendtag(self, tag, attrs):
         if tag not in _SKIP:  # <script/> is not a container
@@ -375,7 +381,12 @@ def _extract_text(html_text: str, max_chars: int) -> str:
             break
     else:
         parser.close()
-    return "".join(parser.parts)
+    text = "".join(parser.parts)
+    if (
+        parser.alts and not text.replace(_PARA, "").replace(_LINE, "").strip()
+    ):  # a picture and nothing else: its description
+        text = _PARA.join(a.replace(_PARA, " ").replace(_LINE, " ") for a in parser.alts)
+    return text
 
 
 _SKIPPED_ELEMENT = re.compile(
@@ -421,3 +432,33 @@ def html_to_text(html_text: str, max_chars: int = 2000) -> str:
     if space > max_chars // 2:
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+# --- titles for items that have none ----------------------------------------------
+
+TITLE_CHARS = 80
+_URL_TEXT = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
+_SENTENCE_END = re.compile(r"[.!?…](?=[\s\"»”)]|$)")
+
+
+def title_from_text(text: str, limit: int = TITLE_CHARS) -> str:
+    """A title for an item that has none (a Mastodon or Bluesky post), from its plain
+    text (``html_to_text``): the first sentence of the first paragraph that has words
+    once URLs are left out, or its first ``limit`` characters cut at a word boundary
+    with an ellipsis. '' when there are no words at all."""
+    for paragraph in text.split("\n"):
+        paragraph = " ".join(_URL_TEXT.sub(" ", paragraph).split())
+        if not any(c.isalnum() for c in paragraph):
+            continue
+        end = _SENTENCE_END.search(paragraph)
+        sentence = paragraph[: end.end()] if end else paragraph
+        if sentence.endswith(".") and not sentence.endswith(".."):
+            sentence = sentence[:-1]  # a title does not end with a full stop
+        if len(sentence) <= limit + limit // 4:  # a sentence a little long stays whole
+            return sentence
+        cut = sentence[:limit]
+        space = cut.rfind(" ")
+        if space > limit // 2:
+            cut = cut[:space]
+        return cut.rstrip(" ,;:.-–—") + "…"
+    return ""

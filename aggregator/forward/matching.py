@@ -1,51 +1,42 @@
 """Which contacts an entry may interest, and when two links are the same article.
 
-Suggestions match contacts' interests against an entry's title, summary, feed title
-and tab, as whole words and phrases, ignoring case and accents ("montage vidéo"
-matches "Montage Video"; NFKD, combining marks dropped, casefold). A word also
-matches its plural in -s or -x ("emploi" matches "emplois", "jeu" matches "jeux"):
-both sides drop one trailing s or x from words longer than three letters. It is
-cheap, French- and English-friendly, and its rare false friends ("pris" ~ "prix")
-cost one extra suggestion, never a wrong send: the person still chooses.
+Suggestions match contacts' interests against an entry's title, summary, WHOLE body
+(not only the 2,000-character summary), feed title and tab, as whole words and
+phrases, ignoring case, accents and the ligatures œ/æ ("montage vidéo" matches
+"Montage Video", "oeuvre" matches "Œuvre"). A word also matches its plural in -s or
+-x ("emploi" matches "emplois", "jeu" matches "jeux"). The folding is
+``aggregator.folding.words``, the very function the search index and its queries go
+through, so what search finds and what suggestions see are the same words. Its rare
+false friends ("pris" ~ "prix") cost one extra suggestion, never a wrong send: the
+person still chooses.
 
 Ranking: the number of matched interests first, then where they matched (title >
-summary > feed title or tab); reasons are the interests as the person wrote them.
+summary > body > feed title or tab); reasons are the interests as the person wrote them.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aggregator.config import normalize_url
+from aggregator.folding import fold, sanitized_html_text, words
 from aggregator.models import Contact, EntryView, Suggestion
 
 DEFAULT_NOTE = {"fr": "Ça pourrait t'intéresser !", "en": "This might interest you!"}
 
 # Where an interest matched, and what it adds to the score: the count of matched
 # interests comes first, then where they matched.
-_PLACES = (("title", 0.5), ("summary", 0.25), ("feed", 0.0))
-_WORD = re.compile(r"\w+")
+_PLACES = (("title", 0.5), ("summary", 0.25), ("body", 0.1), ("feed", 0.0))
+# Characters of the body's text read for suggestions (as folding.INDEX_CHARS).
+BODY_CHARS = 200_000
 # Query parameters that only say where a click came from: the same article reached
 # through two newsletters is the same article ("already sent").
 _TRACKING = re.compile(r"(?i)^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|xtor|at_medium|at_campaign)$")
 
 
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word[-1] in "sx" else word
-
-
-def words(text: str) -> list[str]:
-    """The words of ``text``, folded and stemmed (see the module docstring)."""
-    return [_stem(w) for w in _WORD.findall(fold(text))]
+__all__ = ["default_note", "fold", "link_key", "suggest", "words"]
 
 
 def _contains(haystack: list[str], phrase: list[str]) -> bool:
@@ -59,11 +50,14 @@ def _contains(haystack: list[str], phrase: list[str]) -> bool:
 
 def suggest(entry: EntryView, contacts: Sequence[Contact], *, limit: int = 5) -> list[Suggestion]:
     """The contacts whose interests match ``entry``, best first: score = number of
-    matched interests plus 0.5 per match in the title, 0.25 per match in the summary
-    only (feed title or tab: nothing more). Ties: by name."""
+    matched interests plus 0.5 per match in the title, 0.25 per match in the summary,
+    0.1 per match only in the rest of the body (feed title or tab: nothing more).
+    Ties: by name."""
     fields = {
         "title": words(entry.title),
         "summary": words(entry.summary),
+        # content_html is sanitized (stored so at ingest): its tags are only markup.
+        "body": words(sanitized_html_text(entry.content_html[: 2 * BODY_CHARS])[:BODY_CHARS]),
         "feed": words(entry.feed_title) + [""] + words(entry.tab or ""),
     }
     found: list[Suggestion] = []

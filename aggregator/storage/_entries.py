@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from .. import errors
+from .. import errors, folding
 from ..models import Enclosure, Entry, EntryView
 from ._feeds import FeedsMixin
 from ._sqlite import opt_ts, to_ts
@@ -25,13 +25,14 @@ log = logging.getLogger(__name__)
 ENTRY_COLUMNS = """
     e.id, f.url, coalesce(f.title, f.feed_title, f.url), f.tab, e.guid, e.title, e.link,
     e.author, e.published, e.first_seen, e.summary, e.content_html, e.read, e.starred,
-    e.enclosures
+    e.enclosures, e.title_derived, e.thumbnail
 """
 
 # The same, with the long texts (summary, content_html) left out: see latest_by_feed.
 HEADLINE_COLUMNS = """
     e.id, f.url, coalesce(f.title, f.feed_title, f.url), f.tab, e.guid, e.title, e.link,
-    e.author, e.published, e.first_seen, '', '', e.read, e.starred, e.enclosures
+    e.author, e.published, e.first_seen, '', '', e.read, e.starred, e.enclosures,
+    e.title_derived, e.thumbnail
 """
 
 # Rows purged per transaction: a purge of 100,000 entries must not hold the write lock
@@ -80,6 +81,9 @@ def entry_view(row: Sequence, snippet: str | None = None) -> EntryView:
         starred=bool(starred),
         enclosures=_load_enclosures(enclosures),
         snippet=snippet,
+        # Issue 9's columns come last: queries written before them still fit.
+        title_derived=bool(row[15]) if len(row) > 16 else False,
+        thumbnail=row[16] if len(row) > 16 else None,
     )
 
 
@@ -103,6 +107,16 @@ def _fallback_hash(e: Entry) -> str:
     parts = [e.title, e.link, e.author, e.published.isoformat(), e.content_html, e.summary]
     parts.append(_dump_enclosures(e.enclosures))
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def search_columns(e: Entry) -> dict[str, str]:
+    """What the full-text index stores for an entry (migration 7 in _schema.py): the
+    title's and the whole body's words, folded by ``aggregator.folding``. The CPU
+    stage folds the body in the worker processes (``Entry.search_body``); an Entry
+    made elsewhere has it folded here. A title with no word is " ", not '' ('' would
+    mean "not computed" to the triggers)."""
+    body = e.search_body or folding.body_index_text(e.content_html, e.summary)
+    return {"search_title": folding.index_text(e.title) or " ", "search_body": body}
 
 
 def encode_cursor(published: int, entry_id: int) -> str:
@@ -181,6 +195,9 @@ class EntriesMixin(FeedsMixin):
                     "enclosures": _dump_enclosures(e.enclosures),
                     "content_hash": content_hash,
                     "has_date": int(e.has_date),
+                    "title_derived": int(e.title_derived),
+                    "thumbnail": e.thumbnail,
+                    **search_columns(e),
                 }
                 if guid not in known:
                     if purged_until is not None and published <= purged_until:
@@ -195,10 +212,12 @@ class EntriesMixin(FeedsMixin):
                 """
                 INSERT INTO entries (
                     feed_id, tab, guid, title, link, author, published, updated,
-                    first_seen, summary, content_html, enclosures, content_hash)
+                    first_seen, summary, content_html, enclosures, content_hash,
+                    title_derived, thumbnail, search_title, search_body)
                 VALUES (
                     :feed_id, :tab, :guid, :title, :link, :author, :published, :updated,
-                    :first_seen, :summary, :content_html, :enclosures, :content_hash)
+                    :first_seen, :summary, :content_html, :enclosures, :content_hash,
+                    :title_derived, :thumbnail, :search_title, :search_body)
                 """,
                 [row for _, _, row in new],
             )
@@ -208,7 +227,9 @@ class EntriesMixin(FeedsMixin):
                     title = :title, link = :link, author = :author,
                     published = CASE WHEN :has_date THEN :published ELSE published END,
                     updated = :updated, summary = :summary, content_html = :content_html,
-                    enclosures = :enclosures, content_hash = :content_hash
+                    enclosures = :enclosures, content_hash = :content_hash,
+                    title_derived = :title_derived, thumbnail = :thumbnail,
+                    search_title = :search_title, search_body = :search_body
                 WHERE feed_id = :feed_id AND guid = :guid
                 """,
                 changed,

@@ -435,6 +435,139 @@ def _create_v6(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+# Migration 7 (issue 9: every item looks right and is findable):
+#
+# * ``entries.title_derived``: 1 when the feed gave no title and ours was made from the
+#   text (a Mastodon or Bluesky post): the dashboard styles it as such, the email
+#   subject uses it.
+# * ``entries.thumbnail``: the item's picture for the river and widgets (an http(s)
+#   URL, or a small raster data: URL), chosen at ingest (``update/_cpu.py``).
+# * ``entries.search_title`` / ``search_body``: the title and the WHOLE body (not only
+#   the 2,000-character summary) as the index sees them: their words folded and
+#   stemmed by ``aggregator.folding`` (accents, case, œ/æ, plurals in -s/-x), the same
+#   function the query and the suggestions go through. ''  = not computed (a row
+#   written by older code): the triggers then index the raw title and summary, which
+#   unicode61 still folds for case and accents.
+# * ``entries_fts`` becomes contentless (https://sqlite.org/fts5.html, 4.4.2): the
+#   folded text is stored once, in ``entries``, and snippets are made in Python from
+#   the real text. Its rowid is not the entry id but ``published * 2^31 + id``
+#   (published clamped to [0, 2^32)): FTS5 walks a term in rowid order and stops at
+#   LIMIT, so results come newest *published* first as fast as they came newest id
+#   first before, and ``rowid % 2^31`` is the entry id (ids stay below 2^31). The
+#   triggers below are the only writers; 'delete' must be given the very values that
+#   were indexed, hence the same expressions on ``old`` as on ``new``.
+# * ``site_icons``: one icon per site (scheme://host), discovered and validated by
+#   ``aggregator.icons``; ``data`` is NULL when none could be had, and ``error`` says
+#   why (the status page shows it). Served at /icons/<digest> with long cache headers.
+SCHEMA_V7 = """
+ALTER TABLE entries ADD COLUMN title_derived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE entries ADD COLUMN thumbnail TEXT;
+ALTER TABLE entries ADD COLUMN search_title TEXT NOT NULL DEFAULT '';
+ALTER TABLE entries ADD COLUMN search_body TEXT NOT NULL DEFAULT '';
+
+DROP TRIGGER entries_insert;
+DROP TRIGGER entries_delete;
+DROP TRIGGER entries_update_text;
+DROP TABLE entries_fts;
+"""
+
+SCHEMA_V7_FTS = """
+CREATE VIRTUAL TABLE entries_fts USING fts5 (
+    title, body,
+    content = '',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER entries_insert AFTER INSERT ON entries BEGIN
+    INSERT INTO entries_fts (rowid, title, body) VALUES (
+        min(max(new.published, 0), 4294967295) * 2147483648 + new.id,
+        CASE WHEN new.search_title = '' THEN new.title ELSE new.search_title END,
+        CASE WHEN new.search_title = '' THEN new.summary ELSE new.search_body END);
+    UPDATE feeds SET entry_count = entry_count + 1, unread_count = unread_count + (new.read = 0)
+    WHERE id = new.feed_id;
+END;
+
+CREATE TRIGGER entries_delete AFTER DELETE ON entries BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, title, body) VALUES (
+        'delete',
+        min(max(old.published, 0), 4294967295) * 2147483648 + old.id,
+        CASE WHEN old.search_title = '' THEN old.title ELSE old.search_title END,
+        CASE WHEN old.search_title = '' THEN old.summary ELSE old.search_body END);
+    UPDATE feeds SET entry_count = entry_count - 1, unread_count = unread_count - (old.read = 0)
+    WHERE id = old.feed_id;
+END;
+
+CREATE TRIGGER entries_update_text
+AFTER UPDATE OF published, title, summary, search_title, search_body ON entries
+WHEN old.published IS NOT new.published OR old.title IS NOT new.title
+    OR old.summary IS NOT new.summary OR old.search_title IS NOT new.search_title
+    OR old.search_body IS NOT new.search_body
+BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, title, body) VALUES (
+        'delete',
+        min(max(old.published, 0), 4294967295) * 2147483648 + old.id,
+        CASE WHEN old.search_title = '' THEN old.title ELSE old.search_title END,
+        CASE WHEN old.search_title = '' THEN old.summary ELSE old.search_body END);
+    INSERT INTO entries_fts (rowid, title, body) VALUES (
+        min(max(new.published, 0), 4294967295) * 2147483648 + new.id,
+        CASE WHEN new.search_title = '' THEN new.title ELSE new.search_title END,
+        CASE WHEN new.search_title = '' THEN new.summary ELSE new.search_body END);
+END;
+
+CREATE TABLE site_icons (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL UNIQUE,          -- scheme://host[:port]
+    url TEXT,                           -- where the icon came from
+    mime TEXT,                          -- image/png, image/x-icon, ...
+    data BLOB,                          -- NULL: none could be had (see error)
+    digest TEXT,                        -- sha256 of data, its address: /icons/<digest>
+    error TEXT,                         -- why there is no icon, for the status page
+    checked_at INTEGER NOT NULL         -- refreshed weekly from then
+);
+CREATE INDEX site_icons_digest ON site_icons (digest) WHERE digest IS NOT NULL;
+"""
+
+
+def _create_v7(db: sqlite3.Connection) -> None:
+    """The new columns, the new index, and every existing entry indexed again: its
+    title, and its whole body read from the stored (sanitized) HTML."""
+    from aggregator import folding  # a leaf module: no storage, no I/O
+
+    for statement in split_statements(SCHEMA_V7):
+        db.execute(statement)
+    # No trigger watches these columns yet: fill them (by id ranges, a million rows
+    # do not fit in memory), then index them in one pass.
+    last = 0
+    while rows := db.execute(
+        "SELECT id, title, summary, content_html FROM entries WHERE id > :last "
+        "ORDER BY id LIMIT 500",
+        {"last": last},
+    ).fetchall():
+        last = rows[-1][0]
+        db.executemany(
+            "UPDATE entries SET search_title = :t, search_body = :b WHERE id = :id",
+            [
+                {
+                    "id": entry_id,
+                    "t": folding.index_text(title) or " ",
+                    "b": folding.body_index_text(content_html, summary),
+                }
+                for entry_id, title, summary, content_html in rows
+            ],
+        )
+    for statement in split_statements(SCHEMA_V7_FTS):
+        db.execute(statement)
+    db.execute(
+        """
+        INSERT INTO entries_fts (rowid, title, body)
+        SELECT min(max(published, 0), 4294967295) * 2147483648 + id,
+            CASE WHEN search_title = '' THEN title ELSE search_title END,
+            CASE WHEN search_title = '' THEN summary ELSE search_body END
+        FROM entries
+        """
+    )
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _create_v1,
     2: _create_v2,
@@ -442,6 +575,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _create_v4,
     5: _create_v5,
     6: _create_v6,
+    7: _create_v7,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -6,13 +6,15 @@ batch is large: everything here takes and returns picklable values.
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
 import json
 import logging
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregator import parse, sanitize
+from aggregator import folding, parse, sanitize
 from aggregator.errors import FeedError, ParseError
 from aggregator.models import (
     Enclosure,
@@ -36,9 +38,17 @@ class ProcessedFeed:
     unchanged: int  # entries seen before with the same content (skipped)
 
 
+# Bumped when build_entry makes something new of the same source (issue 9: derived
+# titles, thumbnails, the whole body indexed): every entry a feed still lists is then
+# processed again once, on its next fetch.
+PROCESSING_VERSION = "2"
+
+
 def source_hash(e: ParsedEntry) -> str:
-    """Hash of what the feed said about an entry; equal hash = nothing to redo."""
+    """Hash of what the feed said about an entry (and of how we process it); equal
+    hash = nothing to redo."""
     parts = [
+        PROCESSING_VERSION,
         e.guid,
         e.title,
         e.link or "",
@@ -48,15 +58,66 @@ def source_hash(e: ParsedEntry) -> str:
         e.content_html,
         e.summary_html,
         json.dumps([(x.url, x.type, x.length) for x in e.enclosures]),
+        json.dumps(e.thumbnails),
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
+# A data: thumbnail is kept only when it is a small raster image: data:image/svg+xml
+# can carry script, and a big inline picture would be copied into every page.
+_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+", re.I)
+MAX_DATA_THUMBNAIL = 8 * 1024
+# Sanitized HTML (sanitize.sanitize_html) writes every attribute as name="value".
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_ATTR = re.compile(r'\s([a-z]+)="([^"]*)"')
+# Declared smaller than this (either side), a picture is an emoji, an icon or a
+# tracker, not an illustration of the item.
+MIN_THUMBNAIL_SIDE = 64
+
+
+def thumbnail_url(url: str, base_url: str) -> str | None:
+    """A thumbnail candidate as we store it: http(s) made absolute, or a small raster
+    data: image; None for anything else (javascript:, data:text/html, SVG...)."""
+    if url[:5].lower() == "data:":
+        if len(url) <= MAX_DATA_THUMBNAIL and _DATA_IMAGE.fullmatch(url):
+            return "".join(url.split())
+        return None
+    return sanitize.clean_url(url, base_url)
+
+
+def pick_thumbnail(e: ParsedEntry, content: str) -> str | None:
+    """The item's picture: the first the feed offers that we accept, else the first
+    <img> of the sanitized content that is not declared tiny."""
+    for candidate in e.thumbnails:
+        url = thumbnail_url(candidate, e.base_url)
+        if url:
+            return url
+    for tag in _IMG.finditer(content, 0, 500_000):
+        attrs = dict(_ATTR.findall(tag.group()))
+        sides = [attrs.get("width", ""), attrs.get("height", "")]
+        if any(v.isdigit() and int(v) < MIN_THUMBNAIL_SIDE for v in sides):
+            continue
+        src = html_lib.unescape(attrs.get("src", ""))
+        if src.startswith(("https://", "http://")):  # sanitize made it absolute
+            return src
+    return None
+
+
 def build_entry(feed_url: str, e: ParsedEntry, digest: str, now: datetime) -> Entry:
-    """Sanitize one parsed entry (once, at ingest) and fix its dates."""
+    """Sanitize one parsed entry (once, at ingest), fix its dates, give it a title if
+    it has none, and fold its whole text for the search index."""
     html = e.content_html or e.summary_html
     content = sanitize.sanitize_html(html, e.base_url) if html else ""
     summary = sanitize.html_to_text(e.summary_html or e.content_html) if html else ""
+    title, derived = e.title, False
+    if not any(c.isalnum() for c in title):
+        # Mastodon and Bluesky posts have no title: one from the text, flagged as
+        # such (the dashboard shows it differently; the email subject uses it).
+        made = sanitize.title_from_text(
+            sanitize.html_to_text(e.content_html or e.summary_html, max_chars=1000)
+        )
+        if made:
+            title, derived = made, True
     published = e.published or e.updated or now
     if published > now:  # future dates would pin an entry on top of the river
         published = now
@@ -68,7 +129,7 @@ def build_entry(feed_url: str, e: ParsedEntry, digest: str, now: datetime) -> En
     return Entry(
         feed_url=feed_url,
         guid=e.guid,
-        title=e.title,
+        title=title,
         link=sanitize.clean_url(e.link, e.base_url),
         author=e.author,
         published=published,
@@ -78,6 +139,9 @@ def build_entry(feed_url: str, e: ParsedEntry, digest: str, now: datetime) -> En
         enclosures=enclosures,
         content_hash=digest,
         has_date=e.published is not None or e.updated is not None,
+        title_derived=derived,
+        thumbnail=pick_thumbnail(e, content),
+        search_body=folding.body_index_text(content, summary) or " ",
     )
 
 
