@@ -358,27 +358,6 @@ class EntriesMixin(FeedsMixin):
         counts[""] = sum(counts.values())
         return counts
 
-    # --- read / star state -------------------------------------------------------------
-
-    def set_read(
-        self, entry_ids: Sequence[int], read: bool = True, *, now: datetime | None = None
-    ) -> int:
-        """Mark entries read (or unread); returns how many actually changed."""
-        read_at = to_ts(now or datetime.now(UTC)) if read else None
-        with self._write() as db:
-            cur = db.execute(
-                """
-                UPDATE entries SET read = :read, read_at = :read_at
-                WHERE id IN (SELECT value FROM json_each(:ids)) AND read != :read
-                """,
-                {"read": int(read), "read_at": read_at, "ids": json.dumps(list(entry_ids))},
-            )
-            return cur.rowcount
-
-    def set_starred(self, entry_id: int, starred: bool = True) -> None:
-        with self._write() as db:
-            cur = db.execute(
-                "UPDATE entries SET starred = :starred WHERE id = :id",
     def count_newer(
         self, after_id: int, *, tab: str | None = None, feed_url: str | None = None
     ) -> int:
@@ -400,6 +379,27 @@ class EntriesMixin(FeedsMixin):
             ).fetchone()
         return int(row[0])
 
+    # --- read / star state -------------------------------------------------------------
+
+    def set_read(
+        self, entry_ids: Sequence[int], read: bool = True, *, now: datetime | None = None
+    ) -> int:
+        """Mark entries read (or unread); returns how many actually changed."""
+        read_at = to_ts(now or datetime.now(UTC)) if read else None
+        with self._write() as db:
+            cur = db.execute(
+                """
+                UPDATE entries SET read = :read, read_at = :read_at
+                WHERE id IN (SELECT value FROM json_each(:ids)) AND read != :read
+                """,
+                {"read": int(read), "read_at": read_at, "ids": json.dumps(list(entry_ids))},
+            )
+            return cur.rowcount
+
+    def set_starred(self, entry_id: int, starred: bool = True) -> None:
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE entries SET starred = :starred WHERE id = :id",
                 {"starred": int(starred), "id": entry_id},
             )
             if cur.rowcount == 0:
