@@ -3,10 +3,12 @@
 with « hugo » for « Hugo Bélanger » (one match chosen, several listed, none offers
 to add, the error clears), a passage selected with the mouse in an article sent as
 « Envoyer cet extrait » and read back at the SMTP server, `f` with a selection, the
-« vous » subject, and needs and the « Pour toi » basket on the contact page."""
+« vous » subject, needs and the « Pour toi » basket on the contact page, and a
+highlight rule marking an item and its word in the river."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +54,8 @@ def live(tmp_path_factory) -> Iterator[dict]:
     require_browser()
     tmp = tmp_path_factory.mktemp("browser-forward2")
     with SmtpServer() as smtp:
-        (tmp / "feeds.yaml").write_text(feeds_yaml(smtp), encoding="utf-8")
+        rules = "rules:\n  - words: [festivals]\n    actions: [highlight, notify]\n"
+        (tmp / "feeds.yaml").write_text(feeds_yaml(smtp) + rules, encoding="utf-8")
         (tmp / "contacts.yaml").write_text(CONTACTS_YAML, encoding="utf-8")
         with served(tmp) as (st, base):
             now = datetime.now(UTC)
@@ -179,7 +182,9 @@ def test_vous_subject_and_the_basket_on_the_contact_page(page, live):
     expect(subject).to_have_value("Ça pourrait t'intéresser : Article 2 de tech.example.net")
     panel.get_by_role("button", name="Ajouter à la lettre « Pour toi »").click()
     expect(panel).to_be_hidden()
-    expect(page.locator("[data-toast]")).to_contain_text("Ajouté à la lettre « Pour toi » de Camille")
+    expect(page.locator("[data-toast]")).to_contain_text(
+        "Ajouté à la lettre « Pour toi » de Camille"
+    )
     page.goto(live["base"] + "contacts/camille@example.org")
     expect(page.get_by_role("heading", name="Prochaine lettre « Pour toi »")).to_be_visible()
     expect(page.locator(".basket-list li")).to_have_count(1)
@@ -198,4 +203,17 @@ def test_vous_subject_and_the_basket_on_the_contact_page(page, live):
     message = live["smtp"].wait_for(before + 1)[-1].message
     assert message["Subject"] == "Pour toi : 1 article"
     page.screenshot(path=str(OUTPUT / "contact-basket.png"), full_page=True)
+    assert_clean(page)
+
+
+def test_highlight_rule_marks_the_item_and_its_word_in_the_river(page, live):
+    from playwright.sync_api import expect
+
+    fest = entry_id(live, NEWS, 1)
+    page.goto(live["base"])
+    item = page.locator(f"#entry-{fest}")
+    expect(item).to_have_class(re.compile(r"\brule-hit\b"))
+    expect(item.locator(".entry-title mark.rule-word")).to_have_text("festival")
+    expect(page.locator(f"#entry-{entry_id(live, TECH, 1)} mark")).to_have_count(0)
+    assert page.get_by_role("link", name="Alertes").is_visible()
     assert_clean(page)

@@ -231,11 +231,13 @@ class Forwarder(DeliveryMixin):
         return self.storage.forwards_page(limit=limit, before_id=before_id)
 
     def for_contact(
-        self, email: str, *, scan: int = 300, limit: int = 20
+        self, email: str, *, scan: int = 300, limit: int = 20, now: datetime | None = None
     ) -> tuple[Contact, list[Forward], list[EntryView]]:
         """A contact, what was sent to them (newest first), and the most recent of the
-        last ``scan`` entries that match their interests and were not sent to them."""
+        last ``scan`` entries that match their interests or current needs and were
+        not sent to them."""
         contact = self.contact(email)
+        now = now or datetime.now(UTC)
         history = self.storage.forwards_to(contact.email)
         sent_ids, sent_links = self.storage.forwarded_to(contact.email)
         matching: list[EntryView] = []
@@ -247,7 +249,7 @@ class Forwarder(DeliveryMixin):
             for e in page:
                 if e.id in sent_ids or (e.link and link_key(e.link) in sent_links):
                     continue
-                if suggest(e, [contact]) and len(matching) < limit:
+                if suggest_with_needs(e, [contact], now) and len(matching) < limit:
                     matching.append(e)
             if cursor is None:
                 break

@@ -92,7 +92,7 @@ def contact(email: str) -> Any:
     their interests and were not sent to them yet."""
     forwarder = state().forwarder
     try:
-        person, forwards, items = forwarder.for_contact(email)
+        person, forwards, items = forwarder.for_contact(email, now=g.now)
     except NotFound:
         abort(404, _("Unknown contact."))
     basket = forwarder.basket(person.email)
@@ -156,7 +156,7 @@ def add_need() -> Any:
 @bp.post("/people/needs/delete")
 def delete_need() -> Any:
     person = _person_or_404(text_arg("email", form=True))
-    index = id_arg("index", form=True)
+    index = parse_int(request.form.get("index", ""), lo=0)
     try:
         state().forwarder.remove_need(person.email, index if index is not None else -1)
     except NotFound:
