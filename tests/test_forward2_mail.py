@@ -6,6 +6,8 @@ the CLI runs as a real subprocess."""
 from __future__ import annotations
 
 import email
+import json
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +21,7 @@ from test_forward import CINE, JOBS, LATER, NOW, ROOT, World, mail_of
 from aggregator import errors
 from aggregator.config import parse_contacts
 from aggregator.forward import FORMAL_NOTE, ForwardError, PassageNotFound
-from aggregator.mail import Letter, to_bytes
+from aggregator.mail import Letter, header_text, header_value, to_bytes
 from aggregator.mail.compose import QUOTE_MAX, SUBJECT_MAX, compose
 
 CONTACTS = """\
@@ -300,3 +302,52 @@ def test_no_recipient_with_basket_error_is_a_forward_error(world):
     with pytest.raises(ForwardError):
         fw.queue(world.ids["doc"], [], now=NOW)
     assert datetime.now(UTC) > NOW
+
+
+# --- the edited subject under Python 3.12 and 3.13 (as tests/test_mail_injection.py) ----
+
+SUBJECT_SCRIPT = """
+import email, json, sys
+from datetime import datetime, timezone
+from email import policy
+from aggregator.mail import Letter, compose, to_bytes
+out = {}
+for key, subject in json.load(sys.stdin).items():
+    letter = Letter(to_name="Camille", to_email="camille@example.org", note="", title="T",
+                    link=None, feed_title="F", published=None, excerpt="", subject=subject)
+    msg = compose(letter, sender="Alex <alex@example.org>",
+                  date=datetime(2024, 11, 3, tzinfo=timezone.utc))
+    back = email.message_from_bytes(to_bytes(msg), policy=policy.default)
+    out[key] = [[k.lower() for k in back.keys()], str(back["Subject"])]
+print(json.dumps({"version": list(sys.version_info[:2]), "out": out}))
+"""
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_an_edited_subject_is_one_literal_header_on_every_python(version):
+    from test_mail_injection import INTERPRETERS, PAYLOADS, nospace, random_payloads
+
+    python = INTERPRETERS.get(version, sys.executable)
+    if not os.access(python, os.X_OK):
+        pytest.skip(f"Python {version} is not installed at {python}")
+    payloads = {**PAYLOADS, **random_payloads(60, seed=13)}
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+           "PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
+    proc = subprocess.run(
+        [python, "-s", "-c", SUBJECT_SCRIPT],
+        input=json.dumps(payloads), capture_output=True, text=True, env=env, cwd=ROOT,
+        timeout=50, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)["out"]
+    for key, subject in payloads.items():
+        names, got = result[key]
+        assert names == ["subject", "from", "reply-to", "to", "date", "message-id",
+                         "mime-version", "content-type"], key  # fmt: skip
+        assert "=?" not in got and "\n" not in got and "\r" not in got, key
+        assert len(got) <= SUBJECT_MAX + 2  # the fold may add a space
+        wanted = header_value(subject, SUBJECT_MAX) if header_text(subject) else None
+        if wanted is None:
+            assert got.startswith("Ça pourrait t'intéresser : T"), key
+        else:
+            assert nospace(got) == nospace(wanted), key  # the text as given, one line
