@@ -323,6 +323,10 @@ def test_mark_all_as_read_up_to_a_time(app, client):
     assert storage(app).unread_counts()["Tech"] == 2
     client.post(f"{API}/mark-all-as-read", data={"s": "user/-/label/Tech"}, headers=headers)
     assert storage(app).unread_counts()["Tech"] == 0
+    starred = entry_id(app, BLOG, 1)
+    storage(app).set_starred(starred)
+    client.post(f"{API}/mark-all-as-read", data={"s": STARRED}, headers=headers)
+    assert storage(app).entry(starred).read and storage(app).unread_counts()[""] == 2
     client.post(f"{API}/mark-all-as-read", data={"s": READING}, headers=headers)
     assert storage(app).unread_counts()[""] == 0
 

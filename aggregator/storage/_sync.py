@@ -347,8 +347,6 @@ class SyncMixin(EntriesMixin):
         if stream.kind in ("read",):
             return 0
         where, params, index = self._stream_filter(stream, exclude_read=True)
-        if stream.kind == "starred":
-            where.append("e.read = 0")
         params["now"] = to_ts(now or datetime.now(UTC))
         if before is not None:
             where.append("e.published <= :before")

@@ -322,8 +322,10 @@ def _stream_title(stream: Stream) -> str:
     if stream.kind == "label":
         return stream.value or ""
     if stream.kind == "feed":
-        feed = next((f for f in state().storage.sync_feeds_list() if f.url == stream.value), None)
-        return feed.title if feed else stream.value or ""
+        try:
+            return state().storage.feed(stream.value or "").display_title
+        except NotFound:
+            return stream.value or ""
     return {"all": "Reading list", "starred": "Starred", "read": "Read"}[stream.kind]
 
 
