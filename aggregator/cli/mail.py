@@ -456,13 +456,11 @@ def rules(paths: Paths, apply_now: bool, as_json: bool) -> None:
     if not rows:
         click.echo(f"no rules: add a `rules:` list to {paths.config} (see the README)")
         return
-    for row in rows:
-        scope = (
-            f" in tab {row['tab']}" if row["tab"] else f" in {row['feed']}" if row["feed"] else ""
-        )
+    for r in config.rules:
+        scope = f" in tab {r.tab}" if r.tab else f" in {r.feed}" if r.feed else ""
         click.echo(
-            f"{row['matches']:>6}  « {row['rule']} »{scope} -> {', '.join(row['actions'])}"
-            f"{' (+ email)' if row['email'] else ''}"
+            f"{report.matched.get(r.key, 0):>6}  « {r.key} »{scope} -> {', '.join(r.actions)}"
+            f"{' (+ email)' if r.email else ''}"
         )
     click.echo(f"{report.checked} item(s) checked")
     if apply_now:

@@ -154,7 +154,8 @@ def parse_rules(node: Node, problems: Problems, tabs: tuple[TabConfig, ...]) -> 
             found["email"] = INVALID
         if any(v is INVALID for v in found.values()) or "actions" not in found:
             continue
-        words = tuple(found.get("words") or ())  # type: ignore[arg-type]
+        listed = found.get("words")
+        words: tuple[str, ...] = listed if isinstance(listed, tuple) else ()
         phrase = found.get("phrase")
         if isinstance(phrase, str) and phrase not in words:
             words += (phrase,)
