@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websupport import BLOG, NEWS, TECH, entry_id, seeded_app, storage, text, token, write_site
 from werkzeug.datastructures import MultiDict
 
@@ -536,3 +538,16 @@ def test_every_greader_route_survives_the_nasty_values(app, client):
                         failures.append((method, path[:80], r.status_code))
     assert not failures, failures[:10]
     assert not crashes.records, [c.getMessage() for c in crashes.records[:5]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=1, max_value=2**63 - 1), st.text(max_size=40))
+def test_item_id_forms_round_trip_and_anything_else_is_none_or_an_id(n, junk):
+    from aggregator.web.greader import long_id as make_long_id
+    from aggregator.web.greader import parse_item_id
+
+    if n < 10**15:  # 16 characters are the short hex form (see parse_item_id)
+        assert parse_item_id(str(n)) == n
+    assert parse_item_id(make_long_id(n)) == n == parse_item_id(f"{n:016x}")
+    value = parse_item_id(junk)
+    assert value is None or 1 <= value <= 2**63 - 1

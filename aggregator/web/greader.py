@@ -12,8 +12,8 @@ feeds), ``.../starred``, ``.../read``, ``user/-/label/<tab>`` (a tab of feeds.ya
 
 Item ids: decimal in id lists (``stream/items/ids``), the long form
 ``tag:google.com,2005:reader/item/<16 hex digits>`` in items; every parameter accepts
-both and the bare hex too (FreshRSS's rule: digits not starting with 0 are decimal,
-anything else is hex). Times are the items' ``published`` (``storage._sync``).
+both and the bare hex too (16 characters, or anything not all digits; digits not
+starting with 0 are decimal). Times are the items' ``published`` (``storage._sync``).
 
 Authentication: ``accounts/ClientLogin`` checks the app password (``apiauth``) and
 answers a token; every other call needs ``Authorization: GoogleLogin auth=<token>``.
@@ -97,7 +97,10 @@ def parse_item_id(text: str) -> int | None:
     if text.startswith(LONG_ID_PREFIX):
         text = text[len(LONG_ID_PREFIX) :]
         value = int(text, 16) if _HEX.fullmatch(text) else None
-    elif text.isascii() and text.isdigit() and not text.startswith("0"):
+    elif len(text) != 16 and text.isascii() and text.isdigit() and not text.startswith("0"):
+        # Sixteen characters are the short hex form even when they are all digits: our
+        # ids (1, 2, 3...) never have 16 decimal digits (FreshRSS's, timestamps in
+        # microseconds, do: it could not tell them apart).
         value = params.parse_int(text)
     else:
         value = int(text, 16) if _HEX.fullmatch(text) else None
