@@ -142,7 +142,7 @@ HOSTILE = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subject=HOSTILE)
 def test_any_edited_subject_is_one_literal_header(subject):
     letter = Letter(
@@ -323,7 +323,7 @@ print(json.dumps({"version": list(sys.version_info[:2]), "out": out}))
 """
 
 
-@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+@pytest.mark.parametrize("version", ["3.12", "3.13"])  # 3.11: the test above
 def test_an_edited_subject_is_one_literal_header_on_every_python(version):
     from test_mail_injection import INTERPRETERS, PAYLOADS, nospace, random_payloads
 

@@ -198,7 +198,9 @@ def digest(paths: Paths, send_due: bool, emails: tuple[str, ...], as_json: bool)
                 raise click.ClickException(str(e)) from None
             if not emails:
                 queued += forwarder.queue_due_letters(now=now)
-            report = forwarder.deliver_due(now=now, force=True, wait=60) if queued else None
+            # Only what is due (the letters just queued are): a forward still inside
+            # its undo window stays there.
+            report = forwarder.deliver_due(now=now, wait=60) if queued else None
         rows = []
         baskets = storage.baskets()
         for c in sorted(forwarder.contacts, key=lambda c: c.name.casefold()):

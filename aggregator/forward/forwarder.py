@@ -44,6 +44,7 @@ NOTE_MAX = 1000  # characters
 PASSWORD_ENV = "AGGREGATOR_SMTP_PASSWORD"  # noqa: S105 -- the variable's name
 DEFAULT_RATE_LIMIT = (30, timedelta(hours=1))
 FORMAL_NOTE = "Ceci pourrait vous intéresser."  # the « vous » default note (French)
+ALERT_ITEMS = 50  # items in one alert email at most
 SELECTION_MAX = 100_000  # characters of a selection looked up in the item's text
 TEXT_MAX = 2_000_000  # characters of an item's text searched for a selection
 
@@ -548,7 +549,10 @@ class Forwarder(DeliveryMixin):
         if last is not None and datetime.fromisoformat(last) + every > now:
             return []
         own = mail.mailbox(settings.reply_to or settings.sender)
-        entry_ids = list(dict.fromkeys(e for e, _r in pending))
+        everything = list(dict.fromkeys(e for e, _r in pending))
+        # One readable letter: the newest ALERT_ITEMS (all are marked emailed; the
+        # « Alertes » view keeps every one of them).
+        entry_ids = everything[-ALERT_ITEMS:]
         items = []
         for entry_id in entry_ids:
             try:
@@ -574,7 +578,7 @@ class Forwarder(DeliveryMixin):
             now=now,
             send_after=now,
             items=items,
-            emailed_alerts=entry_ids,
+            emailed_alerts=everything,
         )
         self.storage.set_meta("alerts.last_email", now.isoformat())
         return rows
