@@ -289,7 +289,7 @@ def test_feeds_page_says_errors_in_plain_french(app, client):
     )
     page = text(client.get("/feeds"))
     assert "Le nom du site est introuvable (erreur DNS)" in page
-    assert '<p class="muted small" lang="en">Name or service not known</p>' in page
+    assert '<p class="muted" lang="en">Name or service not known</p>' in page
     assert "Ce flux n&#39;existe plus : retirez-le de feeds.yaml." in page
     assert "mettez à jour feeds.yaml →" in page and "https://tech.example.net/new-rss" in page
     assert "dans 30 min" in page and "Tout actualiser" in page

@@ -314,7 +314,7 @@ def test_failed_forward_shows_the_reason_and_can_be_retried(app, client, site, s
     r = client.post(
         f"/forwards/{forward_id}/retry", data={"csrf_token": csrf}, follow_redirects=True
     )
-    assert "Nouvel essai : l&#39;e-mail est de retour dans la file." in text(r)
+    assert "Nouvel essai : le courriel est de retour dans la file." in text(r)
     assert fw(app).outbox()[0].state == "queued"
     smtp.accept()  # the server changed its mind
     assert fw(app).deliver_due(now=now + timedelta(seconds=1)).sent == [forward_id]
@@ -322,7 +322,7 @@ def test_failed_forward_shows_the_reason_and_can_be_retried(app, client, site, s
     page = text(client.get("/sent"))
     assert '<span class="state state-sent">envoyé</span>' in page
     r = client.post(f"/forwards/{forward_id}/retry", data={"csrf_token": csrf}, headers=JSON)
-    assert r.status_code == 400 and r.json["error"] == "Seul un e-mail en échec peut être renvoyé."
+    assert r.status_code == 400 and r.json["error"] == "Seul un courriel en échec peut être renvoyé."
     assert client.post("/forwards/999/retry", data={"csrf_token": csrf}).status_code == 404
 
 
@@ -414,7 +414,7 @@ def test_add_and_edit_contacts_keep_the_file_comments(app, client, site):
     assert r.status_code == 400
     assert r.json["problems"] == [
         "Donnez un nom au contact.",
-        "Donnez une adresse e-mail au contact.",
+        "Donnez une adresse de courriel au contact.",
     ]
     # editing keeps the comment on that contact's line
     r = client.post(
@@ -484,7 +484,7 @@ def test_rate_limit_says_when_to_try_again(app, client):
 
 
 def test_mail_banner_only_while_mail_waits_or_on_the_sent_page(app, client, site, smtp):
-    banner = "L&#39;envoi d&#39;e-mails n&#39;est pas configuré"
+    banner = "L&#39;envoi de courriels n&#39;est pas configuré"
     assert banner not in text(client.get("/"))
     assert banner in text(client.get("/sent"))
     assert str(site["db"].parent / "outbox") in text(client.get("/sent"))
@@ -546,7 +546,10 @@ def test_broken_contacts_file_is_explained_and_the_last_good_one_kept(app, clien
     clock[0] += STABLE_SECONDS
     page = text(client.get("/contacts"))
     assert "Le fichier des contacts contient des erreurs" in page
-    assert re.search(re.escape(str(path)) + r":\d+:\d+: this contact has no &#39;email:&#39;", page)
+    assert re.search(
+        re.escape(str(path)) + r":\d+:\d+</code> <span[^>]*>this contact has no &#39;email:&#39;",
+        page,
+    )
     assert page.count('class="contact-card"') == 3  # the last valid version
     panel = text(client.get(f"/entry/{doc_id(app)}/forward"))
     assert "la dernière version valide reste utilisée" in panel and "Camille Exemple" in panel

@@ -168,7 +168,7 @@ def test_config_error_banner_until_the_file_is_fixed(app, client, site):
         page = text(client.get(path))
         assert "banner-error" in page, path
         assert "la dernière configuration valide reste utilisée" in page
-        assert re.search(re.escape(str(site["config"])) + r":\d+:\d+: ", page)
+        assert re.search(re.escape(str(site["config"])) + r":\d+:\d+</code> ", page)
     feeds = text(client.get("/feeds"))
     assert "Problèmes de configuration" in feeds
     assert "Tech" in text(client.get("/tab/Tech"))  # the last good config still serves
@@ -214,7 +214,8 @@ def test_secret_key_is_generated_once_next_to_the_database(site):
         a.extensions["aggregator"].close()
 
 
-def test_relative_and_absolute_dates():
+def test_relative_and_absolute_dates(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")  # dates are local (issue 10): the machine's zone here
     now = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
     cases = [
         (timedelta(seconds=20), "à l'instant", "just now"),
@@ -229,7 +230,9 @@ def test_relative_and_absolute_dates():
     for ago, fr, en in cases:
         assert i18n.relative_date(now - ago, now, "fr") == fr
         assert i18n.relative_date(now - ago, now, "en") == en
-    assert i18n.absolute_date(now, "fr") == "15 juin 2024 à 12:00 UTC"
+    assert i18n.absolute_date(now, "fr") == "15 juin 2024 à 12:00"
+    monkeypatch.setenv("TZ", "America/Montreal")
+    assert i18n.absolute_date(now, "fr") == "15 juin 2024 à 08:00"
 
 
 def test_small_helpers():

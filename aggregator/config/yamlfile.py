@@ -143,15 +143,47 @@ def _syntax_problem(e: YAMLError, text: str, file: str) -> ConfigError:
             if e.context_mark is not None and e.context_mark is not mark:
                 where = f" started at line {e.context_mark.line + 1}"
             message = f"{message} ({e.context}{where})"
+        quoted = _quote_advice(text, mark) if "mapping values are not allowed" in message else None
         for fragment, hint in _SYNTAX_HINTS:
             if fragment in message:
-                message += f"; {hint}"
+                message += f"; {quoted or hint}"
                 break
         message = f"invalid YAML: {message}"
         if mark is not None:
             return fail(file, message, mark.line + 1, mark.column + 1)
         return fail(file, message)
     return fail(file, f"invalid YAML: {e}")
+
+
+def _quote_advice(text: str, mark: Any) -> str | None:
+    """For ``title: Claire : la lettre``: the line as it should be written, the value
+    in double quotes (a French title often has a space before its colon)."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    if not 0 <= mark.line < len(lines):
+        return None
+    line = lines[mark.line]
+    body = line.lstrip(" -")
+    key, sep, value = body.partition(": ")
+    value = value.strip()
+    if not sep or not key.strip() or not value or value[0] in "\"'[{" or " #" in value:
+        return None
+    what = "the title" if key.strip() == "title" else f"the value of '{key.strip()}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'put {what} in quotes: "{escaped}"'
+
+
+def source_line(path: str, line: int) -> str | None:
+    """Line ``line`` (1-based) of a text file as it is now, for a problem's quote."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            for number, text in enumerate(f, 1):
+                if number == line:
+                    return text.rstrip("\r\n")
+    except OSError:
+        return None
+    return None
 
 
 def compose(text: str, problems: Problems) -> Node | None:

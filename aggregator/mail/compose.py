@@ -177,8 +177,9 @@ def excerpt(text: str, max_words: int = EXCERPT_WORDS) -> str:
 
 
 def format_date(when: datetime, language: str) -> str:
-    """'3 novembre 2024', '1er mai 2024' or '3 November 2024' (UTC)."""
-    when = when.astimezone(UTC)
+    """'3 novembre 2024', '1er mai 2024' or '3 November 2024', the day it was where the
+    sender's machine is (TZ, /etc/localtime): a Montréal evening is not tomorrow."""
+    when = when.astimezone()
     months = MONTHS.get(language, MONTHS["fr"])
     day = "1er" if language == "fr" and when.day == 1 else str(when.day)
     return f"{day} {months[when.month - 1]} {when.year}"

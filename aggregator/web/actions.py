@@ -16,6 +16,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, request, url_fo
 from aggregator.errors import NotFound
 from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
+from aggregator.web.i18n import ngettext
 from aggregator.web.params import flag, int_arg, parse_int, text_arg
 from aggregator.web.views import known_tab
 
@@ -116,7 +117,10 @@ def mark_all_read() -> Any:
     if ids:
         token = st.undo.put(ids)
         # The category carries the undo token: base.html turns it into an undo form.
-        flash(_("%(n)s articles marked as read.", n=len(ids)), f"undo:{token}")
+        flash(
+            ngettext("%(n)s article marked as read.", "%(n)s articles marked as read.", len(ids)),
+            f"undo:{token}",
+        )
     else:
         flash(_("Nothing to mark as read."), "info")
     return _back(url_for("views.river"))
@@ -132,7 +136,14 @@ def undo_read() -> Any:
     changed = state().storage.set_read(ids, False, now=g.now) if ids else 0
     if wants_json():
         return jsonify({"changed": changed, "unread_counts": _counts()})
-    flash(_("%(n)s articles marked as unread again.", n=changed), "info")
+    flash(
+        ngettext(
+            "%(n)s article marked as unread again.",
+            "%(n)s articles marked as unread again.",
+            changed,
+        ),
+        "info",
+    )
     return _back(url_for("views.river"))
 
 

@@ -194,8 +194,37 @@ def failing_in(tab: str | None = None, feed_url: str | None = None) -> list[Any]
     return [f for f in feeds if tab is None or f.tab == tab]
 
 
+def config_problems(error: Any) -> list[dict[str, Any]]:
+    """A ConfigError's problems for the banner: where, the message in the request's
+    language (``lang`` "en" when it has no translation), and the faulty line quoted
+    with a caret under the column, read from the file as it is now."""
+    from aggregator.config.yamlfile import source_line
+
+    views = []
+    for problem in getattr(error, "problems", []) or []:
+        message, translated = i18n.config_message(problem.message)
+        line = source_line(problem.file, problem.line) if problem.line else None
+        caret = None
+        if line is not None and line.strip():
+            col = max(1, min(problem.col, len(line) + 1))
+            caret = " " * (col - 1) + "^"
+        else:
+            line = None
+        views.append(
+            {
+                "where": f"{problem.file}:{problem.line}:{problem.col}",
+                "message": message,
+                "lang": None if translated else "en",
+                "line": line,
+                "caret": caret,
+            }
+        )
+    return views
+
+
 def install(app: Flask) -> None:
     app.jinja_env.globals.update(
+        config_problems=config_problems,
         ngettext=i18n.ngettext,
         feed_problem=feed_problem,
         failing_in=failing_in,

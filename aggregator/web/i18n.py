@@ -12,7 +12,7 @@ cookie, else ``Accept-Language``, else French) and kept in ``flask.g.lang``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from flask import g, has_request_context, request
 
@@ -176,7 +176,7 @@ FR: dict[str, str] = {
     "characters": "caractères",
     "Send again anyway": "Renvoyer quand même",
     "Send me a copy": "M'envoyer une copie",
-    "Sending email is not configured yet: the message will wait in the queue and be written to the outbox folder.": "L'envoi d'e-mails n'est pas encore configuré : le message attendra dans la file et sera écrit dans le dossier outbox.",
+    "Sending email is not configured yet: the message will wait in the queue and be written to the outbox folder.": "L'envoi de courriels n'est pas encore configuré : le message attendra dans la file et sera écrit dans le dossier outbox.",
     "Preview": "Aperçu",
     "Subject": "Objet",
     "Send": "Envoyer",
@@ -184,7 +184,7 @@ FR: dict[str, str] = {
     "Cancel": "Annuler",
     "Not in the list? New contact": "Pas dans la liste ? Nouveau contact",
     "Name": "Nom",
-    "Email address": "Adresse e-mail",
+    "Email address": "Adresse de courriel",
     "Interests (optional, separated by commas)": "Centres d'intérêt (facultatif, séparés par des virgules)",
     "Add this contact": "Ajouter ce contact",
     "sent to %(names)s": "envoyé à %(names)s",
@@ -198,23 +198,23 @@ FR: dict[str, str] = {
     "(from %(feed)s)": "(depuis %(feed)s)",
     "in less than a minute": "dans moins d'une minute",
     "Too many emails in a short time: the sending limit is reached. Try again %(when)s.": "Trop d'envois en peu de temps : la limite d'envoi est atteinte. Réessayez %(when)s.",
-    "“%(text)s” is not one of your contacts: add it below with a name and an address.": "« %(text)s » ne fait pas partie de vos contacts : ajoutez-le ci-dessous avec un nom et une adresse.",
+    "“%(text)s” is not one of your contacts: add it below with a name and an address.": "« %(text)s » ne fait pas partie de vos contacts : ajoutez ce contact ci-dessous avec un nom et une adresse.",
     "Too many recipients at once (%(n)s at most).": "Trop de destinataires d'un coup (%(n)s au plus).",
     "The note is too long: %(max)s characters at most.": "La note est trop longue : %(max)s caractères au plus.",
     "Choose at least one contact.": "Choisissez au moins un contact.",
-    "This email could not be queued:": "Cet e-mail n'a pas pu être mis dans la file :",
+    "This email could not be queued:": "Ce courriel n'a pas pu être mis dans la file :",
     "Choose recipients among your contacts.": "Choisissez les destinataires parmi vos contacts.",
     "Tick “Send again anyway” to send it once more.": "Cochez « Renvoyer quand même » pour l'envoyer une nouvelle fois.",
     "Sending to %(names)s in %(n)s s.": "Envoi à %(names)s dans %(n)s s.",
     "Sent to the outbox: it leaves now.": "Parti dans la file d'envoi : il s'en va maintenant.",
     "Could not reach the server: try again.": "Impossible de joindre le serveur : réessayez.",
     "Cancelled: nothing was sent.": "Annulé : rien n'a été envoyé.",
-    "Too late to cancel: the email has already left (see “Sent”).": "Trop tard pour annuler : l'e-mail est déjà parti (voir « Envoyés »).",
-    "Unknown email.": "E-mail inconnu.",
-    "Only a failed email can be retried.": "Seul un e-mail en échec peut être renvoyé.",
-    "Trying again: the email is back in the queue.": "Nouvel essai : l'e-mail est de retour dans la file.",
+    "Too late to cancel: the email has already left (see “Sent”).": "Trop tard pour annuler : le courriel est déjà parti (voir « Envoyés »).",
+    "Unknown email.": "Courriel inconnu.",
+    "Only a failed email can be retried.": "Seul un courriel en échec peut être renvoyé.",
+    "Trying again: the email is back in the queue.": "Nouvel essai : le courriel est de retour dans la file.",
     "Forwarded %(n)s times": "Transmis %(n)s fois",
-    "Sending email is not configured: forwards stay in the queue and are written as .eml files in the outbox folder.": "L'envoi d'e-mails n'est pas configuré : les messages restent dans la file et sont écrits en fichiers .eml dans le dossier outbox.",
+    "Sending email is not configured: forwards stay in the queue and are written as .eml files in the outbox folder.": "L'envoi de courriels n'est pas configuré : les messages restent dans la file et sont écrits en fichiers .eml dans le dossier outbox.",
     "Folder:": "Dossier :",
     "To send them, add settings.mail to feeds.yaml and set AGGREGATOR_SMTP_PASSWORD in the environment; queued mail leaves as soon as it is.": "Pour les envoyer, ajoutez settings.mail dans feeds.yaml et définissez AGGREGATOR_SMTP_PASSWORD dans l'environnement ; les messages en attente partiront dès que ce sera fait.",
     # sent page, contacts
@@ -225,7 +225,7 @@ FR: dict[str, str] = {
     "next attempt": "prochain essai",
     "%(n)s attempts": "%(n)s tentatives",
     "Try again": "Réessayer",
-    "Older emails": "E-mails plus anciens",
+    "Older emails": "Courriels plus anciens",
     "Nothing sent yet: press “This might interest someone” on an article.": "Rien d'envoyé pour l'instant : appuyez sur « Ça pourrait t'intéresser » sous un article.",
     "Your contacts live in": "Vos contacts sont dans",
     "You can edit that file by hand too: comments are kept when the dashboard writes it.": "Vous pouvez aussi modifier ce fichier à la main : ses commentaires sont conservés quand le tableau de bord l'écrit.",
@@ -237,7 +237,7 @@ FR: dict[str, str] = {
     "No contacts yet: add the people you like to send articles to.": "Aucun contact pour l'instant : ajoutez les personnes à qui vous aimez envoyer des articles.",
     "Add a contact": "Ajouter un contact",
     "Give the contact a name.": "Donnez un nom au contact.",
-    "Give the contact an email address.": "Donnez une adresse e-mail au contact.",
+    "Give the contact an email address.": "Donnez une adresse de courriel au contact.",
     "Contact added: %(name)s.": "Contact ajouté : %(name)s.",
     "Contact saved: %(name)s.": "Contact enregistré : %(name)s.",
     "Unknown contact.": "Contact inconnu.",
@@ -378,14 +378,32 @@ def error_sentence(code: str | None) -> str:
     return gettext(ERROR_MESSAGES.get(code or "", UNKNOWN_ERROR))
 
 
+def local_zone() -> tzinfo:
+    """settings.display.time_zone, else the machine's zone (config/display.py); read
+    once per request."""
+    from aggregator.config.display import zone
+
+    if not has_request_context():
+        return zone(None)
+    cached = g.get("_local_zone")
+    if cached is None:
+        from flask import current_app
+
+        state = current_app.extensions.get("aggregator")
+        config = state.config if state is not None else None
+        cached = g._local_zone = zone(config.settings.display if config is not None else None)
+    return cached
+
+
 def absolute_date(when: datetime, lang: str | None = None, *, with_time: bool = True) -> str:
-    """``12 mars 2024 à 14:05 UTC`` / ``12 March 2024, 14:05 UTC``."""
+    """``12 mars 2024 à 14:05`` / ``12 March 2024, 14:05``, in local time (local_zone)."""
     lang = lang or current_language()
+    when = when.astimezone(local_zone())
     day = f"{when.day} {MONTHS[lang][when.month - 1]} {when.year}"
     if not with_time:
         return day
     sep = " à " if lang == "fr" else ", "
-    return f"{day}{sep}{when.hour:02d}:{when.minute:02d} UTC"  # not strftime: 4x slower
+    return f"{day}{sep}{when.hour:02d}:{when.minute:02d}"  # not strftime: 4x slower
 
 
 def relative_date(when: datetime, now: datetime, lang: str | None = None) -> str:
@@ -583,7 +601,7 @@ FR.update(
         "The letter is empty: nothing was sent.": "La lettre est vide : rien n'a été envoyé.",
         "Letter of %(n)s articles queued for %(name)s.": "Lettre de %(n)s articles en partance pour %(name)s.",
         "Several contacts match “{text}”: choose one.": "Plusieurs contacts correspondent à « {text} » : choisissez-en un.",
-        "“{text}” is not one of your contacts: add it below with a name and an address.": "« {text} » ne fait pas partie de vos contacts : ajoutez-le ci-dessous avec un nom et une adresse.",
+        "“{text}” is not one of your contacts: add it below with a name and an address.": "« {text} » ne fait pas partie de vos contacts : ajoutez ce contact ci-dessous avec un nom et une adresse.",
         "Chosen excerpt": "Extrait choisi",
         "Remove the excerpt": "Retirer l'extrait",
         "Contacts with a « Pour toi » letter: %(names)s": "Contacts qui reçoivent une lettre « Pour toi » : %(names)s",
@@ -623,6 +641,9 @@ FR.update(
         "This feed cannot be fetched:": "Ce flux ne peut pas être récupéré :",
         "see why": "voir pourquoi",
         "%(title)s: %(reason)s": "%(title)s : %(reason)s",
+        "Line %(n)s of the file": "Ligne %(n)s du fichier",
+        "none (it works)": "aucun (il fonctionne)",
+        "Technical details (in English)": "Détails techniques (en anglais)",
         "Close the article": "Refermer l'article",
         "Open the original in a new tab": "Ouvrir l'original dans un nouvel onglet",
         "Mark all as read (then « Undo »)": "Tout marquer comme lu (puis « Annuler »)",
@@ -633,6 +654,8 @@ FR_PLURALS.update(
     {
         "%(n)s new article": ("%(n)s nouvel article", "%(n)s nouveaux articles"),
         "%(n)s unread": ("%(n)s non lu", "%(n)s non lus"),
+        "%(n)s article marked as read.": ("%(n)s article marqué comme lu.", "%(n)s articles marqués comme lus."),
+        "%(n)s article marked as unread again.": ("%(n)s article de nouveau non lu.", "%(n)s articles de nouveau non lus."),
         "%(n)s feed could not be fetched": ("%(n)s flux n'a pas pu être récupéré", "%(n)s flux n'ont pas pu être récupérés"),
     }
 )  # fmt: skip
@@ -708,3 +731,52 @@ FR.update(
         "Nothing yet: items your notify rules match will appear here.": "Rien pour l'instant : les articles trouvés par vos règles « notify » apparaîtront ici.",
     }
 )
+
+
+# Problems of feeds.yaml / contacts.yaml (config/, in English for the CLI and the log),
+# said in French on the dashboard: the common shapes by pattern, their advice by phrase.
+# Anything else stays English (and is marked lang="en" by the template).
+CONFIG_RULES_FR: list[tuple[str, str]] = [
+    (r"invalid YAML: mapping values are not allowed here; put the title in quotes: (.+)",
+     "YAML invalide : « : » suivi d'une espace n'est pas permis ici ; mettez le titre entre guillemets : \\1"),
+    (r"invalid YAML: mapping values are not allowed here; put the value of '(.+)' in quotes: (.+)",
+     "YAML invalide : « : » suivi d'une espace n'est pas permis ici ; mettez la valeur de '\\1' entre guillemets : \\2"),
+    (r"'(.+)' is not a (.+) key \(did you mean '(.+)'\?\)", "'\\1' n'est pas une clé de « \\2 » (vouliez-vous dire '\\3' ?)"),
+    (r"'(.+)' is not a (.+) key \(expected one of: (.+)\)", "'\\1' n'est pas une clé de « \\2 » (clés possibles : \\3)"),
+    (r"'(.+)' is not a (.+) key; (.+)", "'\\1' n'est pas une clé de « \\2 » ; \\3"),
+    (r"duplicate key '(.+)' \(first at line (\d+)\); keep only one of them", "clé '\\1' en double (la première est à la ligne \\2) ; n'en gardez qu'une"),
+    (r"the (feed|mail source) '(.+)' is listed twice \(first at line (\d+)\); keep only one", "'\\2' figure deux fois (d'abord à la ligne \\3) ; n'en gardez qu'un"),
+    (r"this feed has no 'url:'", "ce flux n'a pas de 'url:'"),
+    (r"this tab has no 'name:'", "cet onglet n'a pas de 'name:'"),
+    (r"(\w+): must be a whole number from (\d+) to (\d+), got '(.*)'", "\\1 : doit être un nombre entier de \\2 à \\3, et non '\\4'"),
+    (r"(\w+): expected true or false, got '(.*)'", "\\1 : true ou false attendu, et non '\\2'"),
+    (r"(\w+): '(.+)' is not a time zone \(did you mean '(.+)'\?\)", "\\1 : '\\2' n'est pas un fuseau horaire (vouliez-vous dire '\\3' ?)"),
+    (r"(\w+): '(.+)' is not a time zone \((.+)\)", "\\1 : '\\2' n'est pas un fuseau horaire (par exemple America/Montreal, Europe/Paris)"),
+    (r"(\w+): must be one of (.+), got '(.*)'", "\\1 : doit être l'une des valeurs \\2, et non '\\3'"),
+    (r"(\w+): '(.+)' is not a duration; (.+)", "\\1 : '\\2' n'est pas une durée ; \\3"),
+]  # fmt: skip
+CONFIG_HINTS_FR = {
+    "did you mean 'every'?": "vouliez-vous dire 'every' ?",
+    "it belongs under 'settings:'": "elle se place sous 'settings:'",
+    "indent with spaces, not tabs": "indentez avec des espaces, pas des tabulations",
+    "if a value contains ': ', put it in quotes": "si une valeur contient « : », mettez-la entre guillemets",
+    "a value starting with this character must be put in quotes": "une valeur qui commence par ce caractère doit être entre guillemets",
+    "check the indentation of this line: items of one list line up": "vérifiez l'indentation de cette ligne : les éléments d'une même liste sont alignés",
+    "check the indentation, or put the value in quotes": "vérifiez l'indentation, ou mettez la valeur entre guillemets",
+}  # fmt: skip
+
+
+def config_message(message: str, lang: str | None = None) -> tuple[str, bool]:
+    """A config problem's message in the request's language, and whether it was
+    translated (False: the English text, to be marked lang="en")."""
+    import re
+
+    if (lang or current_language()) != "fr":
+        return message, True
+    for english, french in CONFIG_HINTS_FR.items():
+        message = message.replace(english, french)
+    for pattern, template in CONFIG_RULES_FR:
+        match = re.fullmatch(pattern, message, flags=re.S)
+        if match:
+            return match.expand(template), True
+    return message, False

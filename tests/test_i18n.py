@@ -1,0 +1,156 @@
+"""French done properly (issue 10): YAML errors quoted and explained in French, plurals,
+local time on pages and in the forwarded email, one word for e-mail (« courriel »),
+gender-neutral advice, and a catalog that has every plural the code asks for."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from websupport import NEWS, ROOT, TECH, entry, make_app, storage, token
+from websupport import text as raw_text
+
+from aggregator.web import i18n
+
+NOW = datetime(2026, 11, 30, 2, 30, tzinfo=UTC)  # 21:30 on the 29th in Montréal
+
+
+def text(response) -> str:
+    return html.unescape(raw_text(response))
+
+
+def app_over(tmp_path: Path, yaml: str):
+    config = tmp_path / "feeds.yaml"
+    config.write_text(yaml, encoding="utf-8")
+    return make_app({"config": config, "db": tmp_path / "data" / "agg.sqlite3"})
+
+
+CLAIRE = f"""\
+tabs:
+  - name: Lettres
+    feeds:
+      - url: {NEWS}
+        title: Claire : la lettre du court
+"""
+
+
+def test_a_french_title_with_a_colon_gets_the_line_quoted_and_advice_in_french(tmp_path):
+    app = app_over(tmp_path, CLAIRE)
+    page = text(app.test_client().get("/"))
+    assert ':5:23</code> <span>YAML invalide' in page
+    assert 'mettez le titre entre guillemets : "Claire : la lettre du court"' in page
+    quote = re.search(r'<pre class="problem-quote"[^>]*>(.*?)</pre>', page, re.S).group(1)
+    line, caret = quote.split("\n")
+    assert line == "        title: Claire : la lettre du court"
+    assert caret == " " * 22 + "^" and line[22] == ":"
+    english = text(app.test_client().get("/?lang=en"))
+    assert 'put the title in quotes: "Claire : la lettre du court"' in english
+    app.extensions["aggregator"].close()
+
+
+def test_validation_problems_are_said_in_french_or_marked_english(tmp_path):
+    yaml = f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n        titel: Le Journal\n"
+    app = app_over(tmp_path, yaml)
+    page = text(app.test_client().get("/feeds"))
+    assert "'titel' n'est pas une clé de « feed » (vouliez-vous dire 'title' ?)" in page
+    assert "is not a feed key" not in page
+    app.extensions["aggregator"].close()
+    message, translated = i18n.config_message("something the rules do not know", "fr")
+    assert (message, translated) == ("something the rules do not know", False)
+
+
+def test_plurals_of_mark_all_read_and_unread_counts(app, client):
+    csrf = token(client)
+    one = storage(app).entries(feed_url=TECH, limit=1)[0][0].id
+    storage(app).set_read(
+        [e.id for e in storage(app).entries(limit=100)[0] if e.id != one], True
+    )
+    r = client.post("/mark-all-read", data={"csrf_token": csrf, "next": "/"})
+    page = text(client.get(r.headers["Location"]))
+    assert "1 article marqué comme lu." in page and "1 articles" not in page
+    ids = re.search(r'name="ids" value="([^"]+)"', page).group(1)
+    r = client.post("/undo-read", data={"csrf_token": csrf, "ids": ids, "next": "/feeds"})
+    page = text(client.get(r.headers["Location"]))
+    assert "1 article de nouveau non lu." in page
+    assert "(1 non lu)" in page and "1 non lus" not in page
+    assert i18n.translate_plural("%(n)s unread", "%(n)s unread", 0, "fr") == "0 non lu"
+    assert i18n.translate_plural("%(n)s unread", "%(n)s unread", 2, "en") == "2 unread"
+    assert i18n.translate_plural("%(n)s new article", "%(n)s new articles", 0, "en") == (
+        "0 new articles"
+    )
+
+
+def test_status_page_says_no_problem_in_words_and_folds_english_details(app, client):
+    storage(app).record_success(
+        TECH, now=NOW, status=200, etag=None, last_modified=None, body_hash=None, next_check=NOW
+    )
+    storage(app).record_error(
+        NEWS, now=NOW, code="timeout", message="ReadTimeout: read timed out", next_check=NOW
+    )
+    page = text(client.get("/feeds"))
+    assert "aucun (il fonctionne)" in page and ">OK<" not in page
+    assert "Le site n'a pas répondu à temps." in page
+    details = re.search(r'<details class="error-details[^>]*>(.*?)</details>', page, re.S)
+    assert "Détails techniques (en anglais)" in details.group(1)
+    assert '<p class="muted" lang="en">ReadTimeout' in details.group(1)
+
+
+def test_local_time_on_pages(tmp_path):
+    yaml = (
+        "settings:\n  display:\n    time_zone: America/Montreal\n"
+        f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
+    )
+    app = app_over(tmp_path, yaml)
+    st = app.extensions["aggregator"]
+    st.storage.sync_feeds(st.config.feeds, now=NOW)
+    st.storage.upsert_entries(NEWS, [entry(NEWS, 1, NOW)], now=NOW)
+    page = text(app.test_client().get("/"))
+    assert 'title="29 novembre 2026 à 21:30"' in page
+    assert "UTC" not in page
+    english = text(app.test_client().get("/?lang=en"))
+    assert 'title="29 November 2026, 21:30"' in english
+    st.close()
+
+
+def test_forwarded_email_date_is_the_senders_day():
+    code = (
+        "from datetime import datetime, UTC\n"
+        "from aggregator.mail.compose import format_date\n"
+        f"print(format_date(datetime({NOW.year}, {NOW.month}, {NOW.day}, 2, 30, tzinfo=UTC), 'fr'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"TZ": "America/Montreal", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert out.stdout.strip() == "29 novembre 2026"
+
+
+def test_one_word_for_email_and_no_gendered_advice():
+    values = list(i18n.FR.values()) + [f for forms in i18n.FR_PLURALS.values() for f in forms]
+    assert not [v for v in values if re.search(r"(?i)\be-?mails?\b", v)], "say « courriel »"
+    assert not [v for v in values if "ajoutez-le" in v or "ajoutez-la" in v]
+
+
+def test_every_plural_the_code_asks_for_is_in_the_catalog():
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").glob("*.html")]
+    sources += [p.read_text(encoding="utf-8") for p in (ROOT / "aggregator" / "web").glob("*.py")]
+    asked = set()
+    for source in sources:
+        asked |= set(re.findall(r'ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,\s*"', source))
+    assert len(asked) >= 5
+    missing = sorted(a for a in asked if a not in i18n.FR_PLURALS)
+    assert not missing
+    for one, (fr_one, fr_many) in i18n.FR_PLURALS.items():
+        assert "%(n)s" in fr_one and "%(n)s" in fr_many, one
+
+
+def test_relative_dates_stay_relative_within_a_day():
+    assert i18n.relative_date(NOW - timedelta(minutes=5), NOW, "fr") == "il y a 5 min"
