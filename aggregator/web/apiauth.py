@@ -183,12 +183,23 @@ def credentials() -> Credentials | None:
     )
 
 
-def token_for(creds: Credentials) -> str:
-    """The GReader ``Auth`` token: ``user/HMAC`` of the credential's fingerprint."""
+def _mac(purpose: str, creds: Credentials) -> str:
     key = current_app.secret_key
     key_bytes = key.encode() if isinstance(key, str) else bytes(key or b"")
-    message = f"greader\0{creds.user}\0{creds.fingerprint}".encode()
-    return f"{creds.user}/{hmac.new(key_bytes, message, hashlib.sha256).hexdigest()}"
+    message = f"{purpose}\0{creds.user}\0{creds.fingerprint}".encode()
+    return hmac.new(key_bytes, message, hashlib.sha256).hexdigest()
+
+
+def token_for(creds: Credentials) -> str:
+    """The GReader ``Auth`` token: ``user/HMAC`` of the credential's fingerprint."""
+    return f"{creds.user}/{_mac('greader', creds)}"
+
+
+def edit_token_for(creds: Credentials) -> str:
+    """The GReader edit token ``T`` (57 characters, as Google's). Another HMAC, not a
+    piece of the Auth token: clients send it in request bodies and log it (newsboat
+    does), and it proves nothing here anyway."""
+    return _mac("greader-edit", creds)[:57]
 
 
 def token_ok(creds: Credentials, given: str) -> bool:

@@ -397,7 +397,7 @@ def token() -> Any:
     """The edit token (``T``): any value is accepted back (see the module docstring)."""
     creds = apiauth.credentials()
     assert creds is not None
-    return _text(apiauth.token_for(creds).rpartition("/")[2][:57])
+    return _text(apiauth.edit_token_for(creds))
 
 
 def user_info() -> Any:
