@@ -34,6 +34,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class PerRunAtDebug(logging.Filter):
+    """APScheduler logs two INFO lines per job run ("Running job ...", "... executed
+    successfully"): with the outbox every 5 s they drowned the useful lines of `make
+    run`. They become DEBUG lines, shown only when the root logger is at DEBUG."""
+
+    PER_RUN = ("Running job ", 'Job "%s" executed successfully', "Added job ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and str(record.msg).startswith(self.PER_RUN):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_per_run_lines() -> None:
+    """Install PerRunAtDebug on APScheduler's loggers (once)."""
+    for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, PerRunAtDebug) for f in logger.filters):
+            logger.addFilter(PerRunAtDebug())
+
+
 def build_scheduler(
     worker: Worker,
     *,
@@ -42,7 +64,9 @@ def build_scheduler(
     outbox_seconds: int = OUTBOX_SECONDS,
 ) -> BackgroundScheduler:
     """A scheduler whose first tick runs at once. Call ``.start()`` to run it.
-    With a ``forwarder``, an "outbox" job delivers due forwards every few seconds."""
+    With a ``forwarder``, an "outbox" job delivers due forwards every few seconds.
+    Jobs have names (APScheduler's lines said "<lambda>"); per-run lines are DEBUG."""
+    quiet_per_run_lines()
     scheduler = BackgroundScheduler(
         timezone="UTC",
         job_defaults={
@@ -57,6 +81,7 @@ def build_scheduler(
         "interval",
         seconds=tick_seconds,
         id="tick",
+        name="fetch the due feeds",
         next_run_time=utcnow(),
     )
     scheduler.add_job(
@@ -64,6 +89,7 @@ def build_scheduler(
         "interval",
         seconds=HOUSEKEEPING_SECONDS,
         id="housekeeping",
+        name="housekeeping (retention)",
         next_run_time=utcnow(),
     )
     if forwarder is not None:
@@ -82,6 +108,7 @@ def build_scheduler(
             "interval",
             seconds=outbox_seconds,
             id="outbox",
+            name="deliver the due forwards",
             next_run_time=utcnow(),
             misfire_grace_time=outbox_seconds,
         )
