@@ -10,6 +10,7 @@ real HTTP server on 127.0.0.1, real SQLite files; a worker is killed for real.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import logging
 import os
 import signal
@@ -209,3 +210,63 @@ def test_a_feed_that_kills_its_worker_twice_fails_alone():
     assert failed == {}
     assert all(len(r.entries) == 2 for r in results.values())  # type: ignore[attr-defined]
     assert pool.restarts >= 1
+
+
+# --- a worker that does not stop when told ---------------------------------------------
+
+
+def linger_on_marker(*args):
+    """cpu_stage, except that a body containing LINGER leaves a thread behind that
+    keeps its worker process from exiting when told to stop (a wedged worker)."""
+    if b"LINGER" in args[1]:
+        threading.Thread(target=time.sleep, args=(3600,), daemon=False).start()
+    return cpu_stage(*args)
+
+
+class LingeringPool(ParsePool):
+    job = staticmethod(linger_on_marker)
+    STOP_GRACE = 1.0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds worker processes through /proc")
+def test_a_worker_that_does_not_exit_cannot_stop_later_refreshes():
+    """Idle workers were stopped with ProcessPoolExecutor.shutdown(wait=True), which
+    joins them with no time limit, in the pool's keeper thread: one worker that did
+    not exit blocked that thread for good, and every later refresh with it (they all
+    submit through it). Now a worker gets STOP_GRACE seconds, then is terminated."""
+    url = "https://example.org/f.xml"
+    lingering = (url, rss(1).replace("Flux 1", "LINGER").encode(), {}, url, NOW, {})
+    plain = (url, rss(2).encode(), {}, url, NOW, {})
+    pool = LingeringPool(1, idle=0.2)
+    try:
+        assert len(pool.run(lingering).entries) == 2
+        first = children()
+        assert first, "no worker process was seen"
+        done: list[object] = []
+        later = threading.Thread(target=lambda: done.append(pool.run(plain)), daemon=True)
+        deadline = time.monotonic() + 30
+        while set(children()) & set(first) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the idle stop happens, and must end
+        later.start()
+        later.join(30)
+        assert done and len(done[0].entries) == 2, "the refresh after the idle stop hung"
+        assert not set(children()) & set(first), "the wedged worker is still there"
+    finally:
+        pool.close()
+
+
+def children() -> list[int]:
+    """Pids of this process's live (not zombie) parse workers, from /proc (not the
+    resource tracker, the other child multiprocessing starts)."""
+    me = str(os.getpid())
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z":
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in (stat.parent / "cmdline").read_bytes():
+                    found.append(int(stat.parent.name))
+    return found

@@ -13,6 +13,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
@@ -97,6 +98,8 @@ class ParsePool:
     # cannot start?): every job goes through the quarantine, one at a time, instead
     # of starting new pools again and again.
     MAX_RESTARTS = 3
+    # Seconds a worker has to exit once told to stop, before it is terminated.
+    STOP_GRACE = 10.0
     # What a worker runs; a class attribute so a test can run a job that crashes.
     job = staticmethod(cpu_stage)
 
@@ -155,7 +158,7 @@ class ParsePool:
             self._shared = self._quarantine = None
         for pool in pools:
             log.debug("parse worker processes idle for %s s: stopping them", self.idle)
-            pool.shutdown(wait=True)
+            stop_pool(pool, grace=self.STOP_GRACE)
 
     # -- the callers' side --
 
@@ -223,8 +226,7 @@ class ParsePool:
 
         ``wait=False`` (a refresh aborted by a storage failure): do not wait for the
         jobs in flight, whose results would be dropped anyway; the workers are
-        terminated. Waiting there could hang: ``ProcessPoolExecutor.shutdown`` joins
-        workers that may still be busy or blocked on a result nobody reads.
+        terminated at once. ``wait=True`` gives them ``STOP_GRACE`` seconds to exit.
         """
         with self._lock:
             if self._closed:
@@ -234,14 +236,37 @@ class ParsePool:
             self._shared = self._quarantine = None
             self._calls.put(None)
         for pool in pools:
-            if wait:
-                pool.shutdown(wait=True, cancel_futures=True)
-                continue
-            # No public way to stop the workers of an executor before Python 3.14
-            # (terminate_workers); _processes is the executor's own pid -> Process map.
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                process.terminate()
+            stop_pool(pool, grace=self.STOP_GRACE if wait else 0.0)
         if wait and self._keeper is not threading.current_thread():
             self._keeper.join()
+
+
+def stop_pool(pool: cf.ProcessPoolExecutor, *, grace: float) -> None:
+    """Shut ``pool`` down: its workers get ``grace`` seconds to exit, then are
+    terminated (then killed). Never ``shutdown(wait=True)``: it joins workers with
+    no time limit, and a worker that does not exit (blocked writing a result nobody
+    reads, or wedged by the host) hung ``aggregator fetch`` at its end, the keeper
+    thread at an idle stop (so every later refresh), and a test run under load.
+    Waiting is on each process's sentinel, which becomes readable when it exits
+    whichever thread reaps it (the executor's own manager thread joins them too)."""
+    # No public way to reach the workers of an executor before Python 3.14
+    # (terminate_workers); _processes is the executor's own pid -> Process map.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    left = {p.sentinel: p for p in processes}
+    deadline = time.monotonic() + grace
+    for force in (False, True):
+        while left:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for ready in multiprocessing.connection.wait(list(left), remaining):
+                left.pop(ready, None)  # type: ignore[call-overload]
+        if not left:
+            return
+        if grace:
+            log.warning("%d parse worker process(es) did not stop in %s s", len(left), grace)
+        for process in left.values():
+            process.kill() if force else process.terminate()
+        deadline = time.monotonic() + 5.0
+        grace = 0.0
