@@ -41,7 +41,7 @@ tabs:
 def test_a_french_title_with_a_colon_gets_the_line_quoted_and_advice_in_french(tmp_path):
     app = app_over(tmp_path, CLAIRE)
     page = text(app.test_client().get("/"))
-    assert ':5:23</code> <span>YAML invalide' in page
+    assert ":5:23</code> <span>YAML invalide" in page
     assert 'mettez le titre entre guillemets : "Claire : la lettre du court"' in page
     quote = re.search(r'<pre class="problem-quote"[^>]*>(.*?)</pre>', page, re.S).group(1)
     line, caret = quote.split("\n")
@@ -66,9 +66,7 @@ def test_validation_problems_are_said_in_french_or_marked_english(tmp_path):
 def test_plurals_of_mark_all_read_and_unread_counts(app, client):
     csrf = token(client)
     one = storage(app).entries(feed_url=TECH, limit=1)[0][0].id
-    storage(app).set_read(
-        [e.id for e in storage(app).entries(limit=100)[0] if e.id != one], True
-    )
+    storage(app).set_read([e.id for e in storage(app).entries(limit=100)[0] if e.id != one], True)
     r = client.post("/mark-all-read", data={"csrf_token": csrf, "next": "/"})
     page = text(client.get(r.headers["Location"]))
     assert "1 article marqué comme lu." in page and "1 articles" not in page
@@ -151,3 +149,88 @@ def test_every_plural_the_code_asks_for_is_in_the_catalog():
     for one, (fr_one, fr_many) in i18n.FR_PLURALS.items():
         assert "%(n)s" in fr_one and "%(n)s" in fr_many, one
 
+
+# --- gettext catalogs (translations/<lang>/LC_MESSAGES/messages.po) ----------------
+
+
+def asked_ids() -> tuple[set[str], set[str]]:
+    """Every _()/gettext id and every ngettext singular id in templates and web code."""
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").glob("*.html")]
+    sources += [p.read_text(encoding="utf-8") for p in (ROOT / "aggregator" / "web").glob("*.py")]
+    single: set[str] = set()
+    plural: set[str] = set()
+    for source in sources:
+        single |= set(re.findall(r'(?:\b_|(?<!n)gettext)\(\s*"((?:[^"\\]|\\.)+)"', source))
+        single |= set(re.findall(r"(?:\b_|(?<!n)gettext)\(\s*'((?:[^'\\]|\\.)+)'", source))
+        plural |= set(re.findall(r'ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,', source))
+    from aggregator.web.filters import SHORTCUTS
+
+    single |= {label for _keys, label in SHORTCUTS}
+    return single, plural
+
+
+def test_every_interface_string_is_in_the_catalogs():
+    """A string added to a template or a view without running
+    `python -m aggregator.web.catalog` (after giving it its French) fails here."""
+    from babel.messages.pofile import read_po
+
+    from aggregator.web import catalog
+
+    single, plural = asked_ids()
+    assert len(single) > 200 and len(plural) >= 5
+    for lang in catalog.LANGUAGES:
+        with catalog.po_path(lang).open("rb") as f:
+            po = read_po(f, locale=lang)
+        ids = {m.id if isinstance(m.id, str) else m.id[0] for m in po if m.id}
+        missing = sorted((single | plural) - ids)
+        assert not missing, f"{lang}: not in messages.po: {missing[:10]}"
+    fr_single, fr_plural = catalog.load("fr")
+    assert not sorted(single - set(fr_single) - set(fr_plural))  # translated, not empty
+    assert not sorted(plural - set(fr_plural))
+
+
+def test_mo_files_match_their_po_files():
+    import io
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    from aggregator.web import catalog
+
+    for lang in catalog.LANGUAGES:
+        with catalog.po_path(lang).open("rb") as f:
+            po = read_po(f, locale=lang)
+        compiled = io.BytesIO()
+        write_mo(compiled, po)
+        assert catalog.po_path(lang).with_suffix(".mo").read_bytes() == compiled.getvalue(), lang
+
+
+def test_a_translators_edit_of_the_po_file_is_what_the_dashboard_says(tmp_path, monkeypatch):
+    from aggregator.web import catalog
+
+    po = catalog.po_path("fr").read_text(encoding="utf-8")
+    edited = po.replace('msgstr "Flux inconnu."', 'msgstr "Ce flux est inconnu."')
+    assert edited != po
+    target = tmp_path / "fr" / "LC_MESSAGES" / "messages.po"
+    target.parent.mkdir(parents=True)
+    target.write_text(edited, encoding="utf-8")
+    monkeypatch.setattr(catalog, "DIRECTORY", tmp_path)
+    catalog.load.cache_clear()
+    try:
+        assert i18n.translate("Unknown feed.", "fr") == "Ce flux est inconnu."
+        assert i18n.translate_plural("%(n)s unread", "%(n)s unread", 2, "fr") == "2 non lus"
+    finally:
+        monkeypatch.undo()
+        catalog.load.cache_clear()
+
+
+def test_dates_are_babels_in_the_configured_locale_and_zone():
+    from datetime import timedelta
+
+    when = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
+    assert i18n.relative_date(when - timedelta(days=14), when, "fr") == "il y a 2 semaines"
+    assert i18n.relative_date(when - timedelta(hours=3), when, "en") == "3 hr. ago"
+    assert i18n._format_date(int(when.timestamp() // 60), UTC, "fr_CA", True) == (
+        "15 juin 2024 à 12:00"
+    )
+    assert i18n._format_date(int(when.timestamp() // 60), UTC, "en", False) == "15 June 2024"

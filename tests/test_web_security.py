@@ -54,7 +54,7 @@ def test_posts_without_csrf_token_are_refused(app, client):
 def test_language_switch_is_remembered_and_accept_language_works(client):
     r = client.get("/?lang=en")
     assert '<html lang="en">' in text(r) and "Mark all as read" in text(r)
-    assert "5 min ago" in text(r)
+    assert "5 min. ago" in text(r)
     assert "lang=en" in r.headers["Set-Cookie"]
     assert '<html lang="en">' in text(client.get("/feeds"))  # from the cookie
     client.get("/?lang=fr")
@@ -219,11 +219,12 @@ def test_relative_and_absolute_dates(monkeypatch):
     now = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
     cases = [
         (timedelta(seconds=20), "à l'instant", "just now"),
-        (timedelta(minutes=5), "il y a 5 min", "5 min ago"),
-        (timedelta(hours=3), "il y a 3 h", "3 h ago"),
+        # minutes, hours and days: Babel's format_timedelta (CLDR's words)
+        (timedelta(minutes=5), "il y a 5 min", "5 min. ago"),
+        (timedelta(hours=3), "il y a 3 h", "3 hr. ago"),
         (timedelta(hours=30), "hier", "yesterday"),
         (timedelta(days=3), "il y a 3 jours", "3 days ago"),
-        (timedelta(minutes=-10), "dans 10 min", "in 10 min"),
+        (timedelta(minutes=-10), "dans 10 min", "in 10 min."),
         (timedelta(days=-1, hours=-2), "demain", "tomorrow"),
         (timedelta(days=45), "1 mai 2024", "1 May 2024"),
     ]

@@ -222,7 +222,24 @@ def config_problems(error: Any) -> list[dict[str, Any]]:
     return views
 
 
+def _install_babel(app: Flask) -> None:
+    """Flask-Babel over the same catalogs (aggregator/web/translations) and the same
+    choices as i18n: the request's language with settings.display.locale, and the
+    configured time zone."""
+    from flask_babel import Babel
+
+    from aggregator.web import catalog
+
+    Babel(
+        app,
+        locale_selector=i18n.babel_locale,
+        timezone_selector=lambda: getattr(i18n.local_zone(), "key", "UTC"),
+        default_translation_directories=str(catalog.DIRECTORY),
+    )
+
+
 def install(app: Flask) -> None:
+    _install_babel(app)
     app.jinja_env.globals.update(
         config_problems=config_problems,
         ngettext=i18n.ngettext,

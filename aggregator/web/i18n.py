@@ -13,6 +13,8 @@ cookie, else ``Accept-Language``, else French) and kept in ``flask.g.lang``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
+from typing import Any
 
 from flask import g, has_request_context, request
 
@@ -336,8 +338,19 @@ def choose_language() -> tuple[str, bool]:
 
 
 def translate(message: str, lang: str, **params: object) -> str:
-    text = FR.get(message, message) if lang == "fr" else message
+    """The gettext catalog first (translations/fr/LC_MESSAGES/messages.po, which
+    translators edit), then the entries added in this module since the last sweep
+    into it (``python -m aggregator.web.catalog``), else the English id."""
+    text = message
+    if lang == "fr":
+        text = _catalog_fr()[0].get(message) or FR.get(message, message)
     return text % params if params else text
+
+
+def _catalog_fr() -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    from aggregator.web import catalog
+
+    return catalog.load("fr")
 
 
 def gettext(message: str, **params: object) -> str:
@@ -361,10 +374,8 @@ def plural_index(n: int, lang: str) -> int:
 
 def translate_plural(singular: str, plural: str, n: int, lang: str, **params: object) -> str:
     index = plural_index(n, lang)
-    if lang == "fr" and singular in FR_PLURALS:
-        text = FR_PLURALS[singular][index]
-    else:
-        text = (singular, plural)[0 if n == 1 else 1]
+    forms = _catalog_fr()[1].get(singular) or FR_PLURALS.get(singular) if lang == "fr" else None
+    text = forms[index] if forms else (singular, plural)[0 if n == 1 else 1]
     return text % {"n": n, **params}
 
 
@@ -378,6 +389,18 @@ def error_sentence(code: str | None) -> str:
     return gettext(ERROR_MESSAGES.get(code or "", UNKNOWN_ERROR))
 
 
+def _display() -> Any:
+    """settings.display of the running app (None outside a request or before a valid
+    feeds.yaml): its time zone and locale."""
+    if not has_request_context():
+        return None
+    from flask import current_app
+
+    state = current_app.extensions.get("aggregator")
+    config = state.config if state is not None else None
+    return config.settings.display if config is not None else None
+
+
 def local_zone() -> tzinfo:
     """settings.display.time_zone, else the machine's zone (config/display.py); read
     once per request."""
@@ -387,47 +410,86 @@ def local_zone() -> tzinfo:
         return zone(None)
     cached = g.get("_local_zone")
     if cached is None:
-        from flask import current_app
-
-        state = current_app.extensions.get("aggregator")
-        config = state.config if state is not None else None
-        cached = g._local_zone = zone(config.settings.display if config is not None else None)
+        cached = g._local_zone = zone(_display())
     return cached
 
 
-def absolute_date(when: datetime, lang: str | None = None, *, with_time: bool = True) -> str:
-    """``12 mars 2024 à 14:05`` / ``12 March 2024, 14:05``, in local time (local_zone)."""
+def babel_locale(lang: str | None = None) -> str:
+    """How dates are written: settings.display.locale (fr_CA, fr_FR) for French,
+    ``en`` for English."""
     lang = lang or current_language()
-    when = when.astimezone(local_zone())
-    day = f"{when.day} {MONTHS[lang][when.month - 1]} {when.year}"
-    if not with_time:
-        return day
-    sep = " à " if lang == "fr" else ", "
-    return f"{day}{sep}{when.hour:02d}:{when.minute:02d}"  # not strftime: 4x slower
+    if lang != "fr":
+        return "en"
+    display = _display()
+    locale = display.locale if display is not None else "fr_FR"
+    return locale if locale.startswith("fr") else "fr_FR"
+
+
+_DATE_PATTERNS = {
+    ("fr", True): "d MMMM y 'à' HH:mm",
+    ("fr", False): "d MMMM y",
+    ("en", True): "d MMMM y, HH:mm",
+    ("en", False): "d MMMM y",
+}
+
+
+@lru_cache(maxsize=8192)
+def _format_date(minute: int, zone: tzinfo, locale: str, with_time: bool) -> str:
+    from babel.dates import format_datetime
+
+    when = datetime.fromtimestamp(minute * 60, tz=zone)
+    pattern = _DATE_PATTERNS[("fr" if locale.startswith("fr") else "en", with_time)]
+    return _spaces(format_datetime(when, pattern, tzinfo=zone, locale=locale))
+
+
+def absolute_date(when: datetime, lang: str | None = None, *, with_time: bool = True) -> str:
+    """``12 mars 2024 à 14:05`` / ``12 March 2024, 14:05``: Babel's format_datetime in
+    local time (local_zone) and the configured locale; cached per minute (a widgets
+    page has 500 dates)."""
+    minute = int(when.timestamp() // 60)
+    return _format_date(minute, local_zone(), babel_locale(lang), with_time)
+
+
+def _spaces(text: str) -> str:
+    """CLDR's no-break spaces as plain ones, like every other sentence of the catalog
+    (the templates never break inside a date: white-space rules are CSS's)."""
+    return text.replace("\xa0", " ").replace("\u202f", " ")
 
 
 def relative_date(when: datetime, now: datetime, lang: str | None = None) -> str:
     """How long ago (or how soon) ``when`` is, in words: ``il y a 5 min``, ``hier``.
 
-    Older than 30 days, the date itself says more than a count of days.
+    Minutes, hours and days are Babel's format_timedelta in the request's locale;
+    « à l'instant », « hier » and « demain » are ours. Older than 30 days, the date
+    itself says more than a count of days.
     """
+    from babel.dates import format_timedelta
+
     lang = lang or current_language()
-    delta = now - when
-    future = delta < timedelta(0)
-    delta = abs(delta)
-    minutes = int(delta.total_seconds() // 60)
+    delta = when - now
+    future = delta > timedelta(0)
+    minutes = int(abs(delta).total_seconds() // 60)
+    locale = babel_locale(lang)
+    sign = 1 if future else -1
     if minutes < 1:
         return translate("just now", lang)
     if minutes < 60:
-        return translate("in %(n)s min" if future else "%(n)s min ago", lang, n=minutes)
+        step = timedelta(minutes=sign * minutes)
+        return _spaces(
+            format_timedelta(step, threshold=1, add_direction=True, format="short", locale=locale)
+        )
     hours = minutes // 60
     if hours < 24:
-        return translate("in %(n)s h" if future else "%(n)s h ago", lang, n=hours)
+        step = timedelta(hours=sign * hours)
+        return _spaces(
+            format_timedelta(step, threshold=1, add_direction=True, format="short", locale=locale)
+        )
     if hours < 48:
         return translate("tomorrow" if future else "yesterday", lang)
     days = hours // 24
     if days <= 30:
-        return translate("in %(n)s days" if future else "%(n)s days ago", lang, n=days)
+        step = timedelta(days=sign * days)
+        return _spaces(format_timedelta(step, threshold=1, add_direction=True, locale=locale))
     return absolute_date(when, lang, with_time=False)
 
 
