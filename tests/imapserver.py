@@ -317,7 +317,7 @@ class CuttingProxy:
     """A TCP relay in front of the plain IMAP port. ``cut_after_fetch(n)``: once a
     client command asking for message bodies went through, the connection is closed
     after ``n`` more bytes from the server: a server (or a network) dropping the
-    connection mid-FETCH."""
+    connection mid-FETCH; ``stall=True`` keeps it open, silent, instead."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -326,6 +326,7 @@ class CuttingProxy:
         self.listener.listen(8)
         self.port = self.listener.getsockname()[1]
         self.cut_after: int | None = None
+        self.stall = False
         self.cuts = 0
         self._closed = False
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -338,8 +339,11 @@ class CuttingProxy:
         self._closed = True
         self.listener.close()
 
-    def cut_after_fetch(self, n: int | None) -> None:
+    def cut_after_fetch(self, n: int | None, *, stall: bool = False) -> None:
+        """Close the connection ``n`` bytes into the FETCH answer; with ``stall``,
+        keep it open and send nothing more instead (a server that hangs)."""
         self.cut_after = n
+        self.stall = stall
 
     def _accept(self) -> None:
         while not self._closed:
@@ -370,6 +374,8 @@ class CuttingProxy:
                     if len(data) >= room:
                         dst.sendall(data[: max(room, 0)])
                         self.cuts += 1
+                        while self.stall and not self._closed:
+                            time.sleep(0.05)
                         break
                     state["sent"] += len(data)
                 dst.sendall(data)

@@ -358,6 +358,28 @@ def test_connection_dropped_mid_fetch_loses_nothing_and_duplicates_nothing(
     assert len(guids) == 4 == len(set(guids))
 
 
+def test_a_server_that_hangs_mid_fetch_times_out_for_that_source_only(
+    imap, password, site_factory, feed_server
+):
+    name = folder()
+    imap.deliver(name, eml("substack"))
+    with imap.proxy() as proxy:
+        site = site_factory(
+            f"mail: {name}",
+            port=proxy.port,
+            feed_url=feed_server.url(FEED),
+            settings="  timeout: 1s\n",
+        )
+        (url,) = site.mail_urls()
+        proxy.cut_after_fetch(1500, stall=True)
+        started = time.monotonic()
+        outcomes = site.poll()
+        assert time.monotonic() - started < 15
+    assert outcomes[url].error.code == "imap_timeout"
+    assert outcomes[feed_server.url(FEED)].state == "ok"
+    assert site.entries(url) == [] and site.storage.mailbox(url) is None
+
+
 def test_a_server_that_went_away_is_an_error_of_that_source_only(
     tmp_path, monkeypatch, site_factory, feed_server
 ):
