@@ -403,8 +403,9 @@ def test_add_and_edit_contacts_keep_the_file_comments(app, client, site):
     assert fw(app).contact("lou@example.org").interests == ("photo", "cinéma documentaire")
     # a bad address, then a duplicate: the problems are shown, the file is unchanged
     for email, problem in [
-        ("pas une adresse", "is not an email address"),
-        ("CAMILLE@example.org", "is listed twice"),
+        # said in French (issue 10: config problems through i18n.config_message)
+        ("pas une adresse", "n&#39;est pas une adresse de courriel"),
+        ("CAMILLE@example.org", "figure deux fois"),
     ]:
         r = client.post("/contacts", data={"csrf_token": csrf, "name": "X", "email": email})
         assert r.status_code == 400, email
@@ -547,7 +548,7 @@ def test_broken_contacts_file_is_explained_and_the_last_good_one_kept(app, clien
     page = text(client.get("/contacts"))
     assert "Le fichier des contacts contient des erreurs" in page
     assert re.search(
-        re.escape(str(path)) + r":\d+:\d+</code> <span[^>]*>this contact has no &#39;email:&#39;",
+        re.escape(str(path)) + r":\d+:\d+</code> <span>ce contact n&#39;a pas de &#39;email:&#39;",
         page,
     )
     assert page.count('class="contact-card"') == 3  # the last valid version

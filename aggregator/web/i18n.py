@@ -810,6 +810,13 @@ CONFIG_RULES_FR: list[tuple[str, str]] = [
     (r"the (feed|mail source) '(.+)' is listed twice \(first at line (\d+)\); keep only one", "'\\2' figure deux fois (d'abord à la ligne \\3) ; n'en gardez qu'un"),
     (r"this feed has no 'url:'", "ce flux n'a pas de 'url:'"),
     (r"this tab has no 'name:'", "cet onglet n'a pas de 'name:'"),
+    (r"this contact has no '(\w+):'", "ce contact n'a pas de '\\1:'"),
+    (r"'(.+)' is not an email address \(expected something like (.+)\)", "'\\1' n'est pas une adresse de courriel (par exemple \\2)"),
+    (r"'(.+)' is not an email address \(expected (.+) or (.+)\)", "'\\1' n'est pas une adresse de courriel (par exemple \\2 ou \\3)"),
+    (r"'(.+)' has an invalid domain '(.+)'", "'\\1' a un domaine invalide, '\\2'"),
+    (r"'(.+)' holds several addresses; write only one", "'\\1' contient plusieurs adresses ; n'en écrivez qu'une"),
+    (r"the address '(.+)' is listed twice \(first at line (\d+)\); keep one contact per address", "l'adresse '\\1' figure deux fois (d'abord à la ligne \\2) ; un seul contact par adresse"),
+    (r"the name is empty", "le nom est vide"),
     (r"(\w+): must be a whole number from (\d+) to (\d+), got '(.*)'", "\\1 : doit être un nombre entier de \\2 à \\3, et non '\\4'"),
     (r"(\w+): expected true or false, got '(.*)'", "\\1 : true ou false attendu, et non '\\2'"),
     (r"(\w+): '(.+)' is not a time zone \(did you mean '(.+)'\?\)", "\\1 : '\\2' n'est pas un fuseau horaire (vouliez-vous dire '\\3' ?)"),
@@ -841,4 +848,10 @@ def config_message(message: str, lang: str | None = None) -> tuple[str, bool]:
         match = re.fullmatch(pattern, message, flags=re.S)
         if match:
             return match.expand(template), True
+    # "email: <problem>": the key as written, then the problem said in French
+    label = re.fullmatch(r"(\w+): (.+)", message, flags=re.S)
+    if label:
+        rest, translated = config_message(label.group(2), "fr")
+        if translated:
+            return f"{label.group(1)} : {rest}", True
     return message, False

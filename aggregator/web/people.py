@@ -25,6 +25,7 @@ from aggregator.export import contact_json, forward_json
 from aggregator.forward import ForwardError
 from aggregator.models import Contact, Rule
 from aggregator.web import safe_next, state, wants_json
+from aggregator.web.i18n import config_message  # issue 10: form problems in French
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import bad_cursor, id_arg, int_arg, parse_int, text_arg
 
@@ -147,7 +148,7 @@ def add_need() -> Any:
     try:
         state().forwarder.add_need(person.email, what, now=g.now, until=until)
     except ConfigError as e:
-        problems = [p.message for p in e.problems] or [str(e)]
+        problems = [config_message(p.message)[0] for p in e.problems] or [str(e)]
         lead = _("This need could not be saved:")
         return _back_to(person, " ".join([lead, *problems]), "error", 400)
     return _back_to(person, _("Need added: %(what)s.", what=what))
@@ -244,7 +245,7 @@ def save_contact() -> Any:
                 digest=digest,
             )
         except ConfigError as e:
-            problems = [p.message for p in e.problems] or [str(e)]
+            problems = [config_message(p.message)[0] for p in e.problems] or [str(e)]
         except NotFound:
             abort(404, _("Unknown contact."))
     if saved is None:
