@@ -11,7 +11,7 @@ the database, so nothing is lost across restarts).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,6 +28,9 @@ TICK_SECONDS = 30
 HOUSEKEEPING_SECONDS = 3600
 # Short, because the undo window is ~10 s: a forward leaves at most this much after it.
 OUTBOX_SECONDS = 5
+
+
+ICONS_SECONDS = 60
 
 
 def utcnow() -> datetime:
@@ -91,6 +94,15 @@ def build_scheduler(
         id="housekeeping",
         name="housekeeping (retention)",
         next_run_time=utcnow(),
+    )
+    # Site icons (issue 9): a couple of sites a minute, so a tick never waits for them.
+    scheduler.add_job(
+        lambda: worker.refresh_icons(now=utcnow()),
+        "interval",
+        seconds=ICONS_SECONDS,
+        id="icons",
+        name="site icons",
+        next_run_time=utcnow() + timedelta(seconds=ICONS_SECONDS),
     )
     if forwarder is not None:
 

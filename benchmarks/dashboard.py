@@ -243,10 +243,12 @@ class TextMaker:
 INSERT_ENTRY = """
     INSERT INTO entries (
         feed_id, tab, guid, title, link, author, published, updated,
-        first_seen, summary, content_html, enclosures, content_hash)
+        first_seen, summary, content_html, enclosures, content_hash,
+        title_derived, thumbnail, search_title, search_body)
     VALUES (
         :feed_id, :tab, :guid, :title, :link, :author, :published, :updated,
-        :first_seen, :summary, :content_html, :enclosures, :content_hash)
+        :first_seen, :summary, :content_html, :enclosures, :content_hash,
+        :title_derived, :thumbnail, :search_title, :search_body)
 """
 BULK_ROWS = 5000
 
@@ -267,6 +269,8 @@ class BulkWriter:
         self.rows: list[dict] = []
 
     def add(self, feed_url: str, entries: list, now: datetime) -> int:
+        from aggregator.storage._entries import search_columns
+
         feed_id, tab = self.feeds[feed_url]
         first_seen = int(now.timestamp())
         for e in entries:
@@ -285,6 +289,10 @@ class BulkWriter:
                     "content_html": e.content_html,
                     "enclosures": None,
                     "content_hash": e.content_hash,
+                    # The whole body, folded for the index, as upsert_entries stores it.
+                    "title_derived": 0,
+                    "thumbnail": None,
+                    **search_columns(e),
                 }
             )
         if len(self.rows) >= BULK_ROWS:

@@ -666,6 +666,22 @@ class Worker:
             log.info("tick: %s", summary.line())
         return summary
 
+    def refresh_icons(self, *, now: datetime) -> None:
+        """Site icons (issue 9; the scheduler's "icons" job): a few sites at a time,
+        found, checked and stored by ``aggregator.icons`` with a fetcher of its own
+        (icon caps; the feeds' guard and test options). Never raises."""
+        from aggregator import icons
+
+        options = dict(self.updater._fetcher_options)
+        options.setdefault("allow_private_networks", self.updater.settings.allow_private_networks)
+        try:
+            with icons.icon_fetcher(**options) as fetcher:
+                icons.refresh_due(self.storage, fetcher, now=now)
+        except StorageError as e:
+            self.storage_problem("icons", e, now)
+        except Exception:
+            log.warning("site icons: refresh failed", exc_info=True)
+
     def apply_rules(self, *, now: datetime) -> None:
         """The owner's rules (``rules:`` in feeds.yaml, issue 13) on the entries stored
         since the last tick: highlight, star, mark read, alert (``aggregator.rules``)."""

@@ -855,3 +855,17 @@ def config_message(message: str, lang: str | None = None) -> tuple[str, bool]:
         if translated:
             return f"{label.group(1)} : {rest}", True
     return message, False
+
+
+# issue 9: pictures, titles made from the text, search on whole articles
+FR.update(
+    {
+        "Untitled": "Sans titre",
+        "Sort by": "Trier par",
+        "Newest first": "Les plus récents d'abord",
+        "Relevance": "Pertinence",
+        "Type words to search in titles and whole articles; accents, case and plurals are ignored; end a word with * to find its beginning (cin*).": "Tapez des mots à chercher dans les titres et les articles entiers ; les accents, les majuscules et les pluriels sont ignorés ; terminez un mot par * pour en chercher le début (cin*).",
+        "No site icon:": "Pas d'icône de site :",
+        "Watch the video": "Voir la vidéo",
+    }
+)

@@ -50,6 +50,7 @@ class _Page:
     labels: dict[str, str] = field(default_factory=dict)
     urls: dict[Any, list[str] | None] = field(default_factory=dict)
     feed_urls: dict[str, str] = field(default_factory=dict)
+    icons: dict[str, str] | None = None  # feed url -> site icon digest (issue 9)
 
     def t(self, message: str) -> str:
         """``_(message)``, translated once per page (already escaped)."""
@@ -135,8 +136,70 @@ def _avatar(feed_url: str, feed_title: str | None) -> str:
 
 
 def avatar(feed_url: str, feed_title: str | None) -> Markup:
-    """The feed's coloured initial (colour by class: CSP forbids inline styles)."""
-    return _html(_avatar(feed_url, feed_title))
+    """The feed's site icon, else its coloured initial (colour by class: CSP forbids
+    inline styles)."""
+    return _html(_visual(_page(), feed_url, feed_title))
+
+
+# --- pictures (issue 9) ----------------------------------------------------------------
+# Site icons come from our own origin (/icons/<digest>, checked and stored by
+# aggregator.icons); thumbnails come from the feed's servers, so they load lazily,
+# never block the page (decoding="async", fixed box in CSS) and send no Referer.
+
+
+def _icons(page: _Page) -> dict[str, str]:
+    if page.icons is None:
+        from aggregator.web import state
+
+        try:
+            page.icons = state().storage.feed_icons()
+        except Exception:  # an icon is never worth a page: the letters stay
+            page.icons = {}
+    return page.icons
+
+
+def _visual(page: _Page, feed_url: str, feed_title: str | None) -> str:
+    digest = _icons(page).get(feed_url)
+    if digest is None:
+        return _avatar(feed_url, feed_title)
+    src = escape(url_for("views.site_icon", digest=digest))
+    return (
+        f'<span class="avatar avatar-icon" aria-hidden="true"><img src="{src}" alt="" '
+        'width="20" height="20" decoding="async" referrerpolicy="no-referrer"></span>'
+    )
+
+
+def _thumb(e: EntryView, href: str, css: str, external: bool = False) -> str:
+    """The item's thumbnail as a link (to the entry, or to the video itself)."""
+    if not e.thumbnail:
+        return ""
+    src = escape(e.thumbnail)
+    target = ' target="_blank" rel="noopener noreferrer"' if external else " data-open"
+    return (
+        f'<a class="{css}" href="{escape(href)}"{target} tabindex="-1" aria-hidden="true">'
+        f'<img src="{src}" alt="" loading="lazy" decoding="async" '
+        'referrerpolicy="no-referrer"></a>'
+    )
+
+
+def is_video_page(link: str | None) -> bool:
+    """A YouTube (or youtu.be) watch page: its thumbnail links to the video."""
+    host = (link or "").split("/")[2:3]
+    return bool(host) and host[0].lower().removeprefix("www.").removeprefix("m.") in (
+        "youtube.com",
+        "youtu.be",
+    )
+
+
+def title_text(page: _Page, e: EntryView) -> str:
+    """The title to show, escaped: the feed's, the one made from the text, or
+    « Sans titre » -- never a bare « … »."""
+    return str(escape(e.title)) if e.title else page.t("Untitled")
+
+
+def entry_title(e: EntryView) -> Markup:
+    """``title_text`` for templates."""
+    return _html(title_text(_page(), e))
 
 
 def _time(page: _Page, when: datetime | None) -> str:
@@ -171,7 +234,9 @@ def _forward(
     if compact:
         hidden = escape(
             i18n.translate(
-                "This might interest someone: %(title)s", page.lang, title=e.title or "…"
+                "This might interest someone: %(title)s",
+                page.lang,
+                title=e.title or i18n.translate("Untitled", page.lang),
             )
         )
         return (
@@ -244,6 +309,16 @@ def entry_item(
     page = _page()
     i = e.id
     classes = "entry" + ("" if e.read else " unread") + (" starred" if e.starred else "")
+    classes += " derived" if e.title_derived or not e.title else ""
+    title = e.title_html if show_snippet and e.title_html else title_text(page, e)
+    entry_href = _entry_url(page, "views.entry", i)
+    video = is_video_page(e.link)
+    thumb = _thumb(e, (e.link or entry_href) if video else entry_href, "thumb", video)
+    author = (
+        f'\n    <span class="author">{escape(e.author)}</span>'
+        if e.author and e.title_derived
+        else ""
+    )
     if show_snippet and e.snippet:
         text = f'\n  <p class="preview snippet">{e.snippet}</p>'  # escaped by storage
     elif e.summary:
@@ -255,16 +330,16 @@ def entry_item(
     return _html(f"""<article class="{classes}" id="entry-{i}" data-entry-id="{i}" \
 data-read="{int(e.read)}" data-starred="{int(e.starred)}" aria-labelledby="entry-title-{i}">
   <div class="entry-meta">
-    {_avatar(e.feed_url, e.feed_title)}{feed_problem(e.feed_url)}
-    <a class="feed-name" href="{_feed_url(page, e.feed_url)}">{escape(e.feed_title)}</a>
+    {_visual(page, e.feed_url, e.feed_title)}{feed_problem(e.feed_url)}
+    <a class="feed-name" href="{_feed_url(page, e.feed_url)}">{escape(e.feed_title)}</a>{author}
     <span class="dot" aria-hidden="true">·</span>
     {_time(page, e.published)}
     <span class="state-unread">{page.t("Unread")}</span>
     <span class="state-starred" aria-hidden="true">★</span>
     {_sent(sent)}
   </div>
-  <h2 class="entry-title" id="entry-title-{i}"><a href="{_entry_url(page, "views.entry", i)}" \
-data-open aria-expanded="false">{escape(e.title or "…")}</a></h2>{text}
+  {thumb}<h2 class="entry-title" id="entry-title-{i}"><a href="{entry_href}" \
+data-open aria-expanded="false">{title}</a></h2>{text}
   <div class="entry-body content" hidden></div>
   <template class="entry-content">{e.content_html}</template>
   {_actions(page, e, back, True, forward_to)}
@@ -281,9 +356,13 @@ def headlines(
     lines = []
     for e in entries:
         unread = "" if e.read else " unread"
+        unread += " derived" if e.title_derived or not e.title else ""
+        href = _entry_url(page, "views.entry", e.id)
+        video = is_video_page(e.link)
+        thumb = _thumb(e, (e.link or href) if video else href, "headline-thumb", video)
         lines.append(f"""      <li class="headline{unread}" data-entry-id="{e.id}" \
 data-read="{int(e.read)}" data-starred="{int(e.starred)}">
-        <a href="{_entry_url(page, "views.entry", e.id)}" data-open>{escape(e.title or "…")}</a>
+        {thumb}<a href="{href}" data-open>{title_text(page, e)}</a>
         <span class="headline-meta">{_time(page, e.published)} {_sent(sent.get(e.id))} \
 {_forward(page, e, back, False, True, None)}</span>
       </li>
@@ -300,5 +379,7 @@ def install(app: Flask) -> None:
         entry_actions=entry_actions,
         entry_item=entry_item,
         headlines=headlines,
+        entry_title=entry_title,
+        is_video_page=is_video_page,
         feed_href=feed_href,
     )

@@ -229,15 +229,17 @@ def entry(entry_id: int) -> Any:
 
 @bp.get("/search")
 def search() -> Any:
-    """Full-text search, newest first, words highlighted; accents are ignored."""
+    """Full-text search on titles and whole articles, newest first (or « pertinence »:
+    ``order=relevance``), words highlighted; accents, case, œ/æ and plurals ignored."""
     query = search_arg()
     tab_name = known_tab(request.args.get("tab") or None)
+    order = "relevance" if request.args.get("order") == "relevance" else "date"
     entries: list[EntryView] = []
     next_cursor = None
     if query:
         try:
             entries, next_cursor = state().storage.search(
-                query, tab=tab_name, cursor=cursor_arg(), limit=PAGE_SIZE
+                query, tab=tab_name, cursor=cursor_arg(), limit=PAGE_SIZE, order=order
             )
         except ValueError:
             bad_cursor()
@@ -246,6 +248,7 @@ def search() -> Any:
         title=_("Search results"),
         query=query,
         tab=tab_name,
+        order=order,
         current_tab=None,
         entries=entries,
         next_cursor=next_cursor,
@@ -266,7 +269,24 @@ def feeds() -> Any:
         feeds=st.storage.feeds(include_inactive=True),
         # addresses (handles, sites) and the feed found behind each (« résolu en … »)
         resolutions=st.storage.resolutions(),
+        icon_problems=st.storage.icon_problems(),  # why a site shows its letter (issue 9)
     )
+
+
+@bp.get("/icons/<digest>")
+def site_icon(digest: str) -> Any:
+    """A site icon, from the database (checked by aggregator.icons when fetched): the
+    dashboard never asks a feed's site for it. The address is the content's hash, so
+    it can be cached for a year and never revalidated."""
+    found = state().storage.icon(digest) if digest.isalnum() and len(digest) <= 64 else None
+    if found is None:
+        abort(404)
+    mime, data = found
+    response = Response(data, mimetype=mime)
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 def _storage_problem() -> dict[str, Any] | None:

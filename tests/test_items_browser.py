@@ -1,0 +1,198 @@
+"""Issue 9 in a real headless Chromium: the river and the widgets show site icons and
+thumbnails, no heading is a bare « … », and no request leaves 127.0.0.1 except for
+the fixture server (the app itself included, everything else is refused and listed).
+
+The six real-shaped fixture feeds (tests/data/feeds/items-*.xml) are served by a
+FeedServer on 127.0.0.1, their hosts rewritten to it; they go through the real CPU
+stage and storage, and the site icon through aggregator.icons' guarded fetch.
+Screenshots at 390x844 and 1366x768, light and dark, land in test-output/.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import CHROMIUM_ARGS, WATCH_CSP, require_browser
+from feedserver import FeedServer
+from test_items_icons import png
+from websupport import ROOT
+
+from aggregator import icons
+from aggregator.update import _cpu
+from aggregator.web import create_app, serve
+
+pytestmark = pytest.mark.browser
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+OUTPUT = ROOT / "test-output"
+TABS = {
+    "Social": ["items-mastodon.xml", "items-bluesky.xml"],
+    "Vidéo": ["items-youtube.xml", "items-reddit.xml"],
+    "Lettres": ["items-substack.xml", "items-news.xml"],
+}
+_HOST = re.compile(r"https?://([a-z0-9.-]+\.(?:example|com|app|org))(?=/|\")")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    require_browser()
+    tmp = tmp_path_factory.mktemp("items-browser")
+    with FeedServer() as fixtures:
+        origin = fixtures.url("/").rstrip("/")
+        lines = ["tabs:"]
+        for tab, names in TABS.items():
+            lines += [f"  - name: {tab}", "    feeds:"]
+            for n in names:
+                name = n.removeprefix("items-").removesuffix(".xml").capitalize()
+                lines += [f"      - url: {origin}/feeds/{n}", f"        title: {name}"]
+        (tmp / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        app = create_app(
+            {
+                "AGGREGATOR_CONFIG": str(tmp / "feeds.yaml"),
+                "AGGREGATOR_DB": str(tmp / "agg.sqlite3"),
+                "AGGREGATOR_SECRET_KEY": "browser-test",
+                "AGGREGATOR_PASSWORD": None,
+            }
+        )
+        st = app.extensions["aggregator"]
+        now = datetime.now(UTC)
+        st.storage.sync_feeds(st.config.feeds, now=now)
+        picture = png(96, 72)
+        for names in TABS.values():
+            for name in names:
+                # Every host of the feed becomes a folder of the fixture server, but
+                # YouTube's: a link to a video is only followed by a click.
+                body = _HOST.sub(
+                    lambda m: (
+                        m.group() if "youtube.com" in m.group(1) else f"{origin}/{m.group(1)}"
+                    ),
+                    (FEEDS / name).read_text(),
+                )
+                url = f"{origin}/feeds/{name}"
+                feed = _cpu.process_body(url, body.encode(), {}, url, now, {})
+                st.storage.upsert_entries(url, feed.entries, now=now)
+                for e in feed.entries:
+                    for src in [e.thumbnail or "", *(x.url for x in e.enclosures)]:
+                        if src.startswith(origin):
+                            fixtures.add(src[len(origin) :], picture,
+                                         headers={"Content-Type": "image/png"})  # fmt: skip
+        fixtures.add("/", b'<link rel="icon" href="/icon-32.png">',
+                     headers={"Content-Type": "text/html"})  # fmt: skip
+        fixtures.add("/icon-32.png", png(32, 32), headers={"Content-Type": "image/png"})
+        with icons.icon_fetcher(allowed_networks=["127.0.0.1/32"]) as fetcher:
+            found = icons.refresh_due(st.storage, fetcher, now=now)
+        assert [o.error for o in found] == [None]
+        server = serve(app, "127.0.0.1", 0, threads=4)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        OUTPUT.mkdir(exist_ok=True)
+        try:
+            yield {"base": f"http://127.0.0.1:{server.effective_port}/", "fixtures": origin}
+        finally:
+            server.close()
+            thread.join(timeout=5)
+            st.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    require_browser()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(chromium, live, width: int, height: int, scheme: str):
+    context = chromium.new_context(
+        locale="fr-FR", viewport={"width": width, "height": height}, color_scheme=scheme
+    )
+    context.add_init_script(WATCH_CSP)
+    allowed = (live["base"].rstrip("/"), live["fixtures"])
+    context.requests, context.refused = [], []
+
+    def route(r):
+        url = r.request.url
+        context.requests.append(url)
+        if url.startswith(allowed):
+            r.continue_()
+        else:
+            context.refused.append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    return context, page
+
+
+def settle(page) -> None:
+    """Scroll to the end and back (lazy images), then wait until every image is done."""
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function(
+        "[...document.images].filter(i => i.loading !== 'lazy' || i.getBoundingClientRect()"
+        ".top < innerHeight * 3).every(i => i.complete)"
+    )
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def check_page(page) -> None:
+    headings = page.locator("h1, h2, h3").all_inner_texts()
+    assert headings and all(h.strip() not in ("", "…", "...") for h in headings), headings
+    assert page.evaluate("window.__csp") == [], "a CSP violation"
+    for img in page.locator("img").all():
+        # Every picture that is not ours is lazy and sends no Referer.
+        if not (img.get_attribute("src") or "").startswith("/"):
+            assert img.get_attribute("referrerpolicy") == "no-referrer"
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 768)])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_river_and_widgets_show_icons_and_thumbnails(chromium, live, width, height, scheme):
+    from playwright.sync_api import expect
+
+    context, page = open_page(chromium, live, width, height, scheme)
+    try:
+        page.goto(live["base"])
+        entries = page.locator("article.entry")
+        expect(entries.first).to_be_visible()
+        count = entries.count()
+        assert count == 14  # the six fixture feeds
+        expect(page.locator("article.entry .avatar-icon img")).to_have_count(count)
+        thumbs = page.locator("article.entry .thumb img")
+        assert thumbs.count() >= 6
+        settle(page)
+        loaded = page.evaluate(
+            "[...document.querySelectorAll('.thumb img, .avatar-icon img')]"
+            ".filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+        assert loaded >= 7  # icons and thumbnails really drawn, not broken images
+        # A YouTube thumbnail links to the video itself.
+        video = page.locator("article.entry .thumb[href*='watch?v=Vid3o00000A']")
+        expect(video).to_have_count(1)
+        # Titles made from the text are styled as such; none is « … ».
+        assert page.locator("article.entry.derived").count() >= 4
+        check_page(page)
+        page.screenshot(path=str(OUTPUT / f"items-river-{width}-{scheme}.png"), full_page=False)
+
+        page.goto(live["base"] + "tab/Social?view=widgets")
+        expect(page.locator("section.widget")).to_have_count(2)
+        expect(page.locator(".widget-head .avatar-icon img")).to_have_count(2)
+        assert page.locator(".headline-thumb img").count() >= 1
+        settle(page)
+        check_page(page)
+        page.screenshot(path=str(OUTPUT / f"items-widgets-{width}-{scheme}.png"))
+
+        page.goto(live["base"] + "tab/Lettres?view=widgets")
+        expect(page.locator(".headline-thumb img")).to_have_count(4)
+        check_page(page)
+        assert context.refused == [], context.refused
+        assert context.requests  # the listener did see the traffic
+    finally:
+        context.close()
