@@ -25,7 +25,7 @@ def rss(items: list[tuple[str, str, str, datetime]]) -> bytes:
     parts = []
     for guid, title, content, when in items:
         parts.append(
-            f"<item><guid isPermaLink=\"false\">{guid}</guid><title>{title}</title>"
+            f'<item><guid isPermaLink="false">{guid}</guid><title>{title}</title>'
             f"<pubDate>{when.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>"
             "<description>Un court résumé.</description>"
             f"<content:encoded><![CDATA[{content}]]></content:encoded></item>"

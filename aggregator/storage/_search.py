@@ -203,9 +203,7 @@ class SearchMixin(EntriesMixin, IconsMixin):
         for r in rows[:limit]:
             view = entry_view(r)
             title_html, _ = highlight(view.title, parsed)
-            views.append(
-                _with(view, snippet(view.summary, view.content_html, parsed), title_html)
-            )
+            views.append(_with(view, snippet(view.summary, view.content_html, parsed), title_html))
         return views, next_cursor
 
     def _by_date(
