@@ -224,6 +224,22 @@
     if (subject && form.getAttribute("data-subject-edited") !== "1") {
       subject.value = subjectDefault(form);
     }
+    /* « Ajouter à la lettre de Camille » when one chosen contact has a letter. */
+    var basket = form.querySelector("[data-basket]");
+    if (basket) {
+      if (!basket.hasAttribute("data-basket-all")) {
+        basket.setAttribute("data-basket-all", basket.textContent);
+      }
+      var lettered = chosenBoxes(form).filter(function (b) {
+        return b.getAttribute("data-digest") === "1";
+      });
+      basket.textContent =
+        lettered.length === 1
+          ? basket
+              .getAttribute("data-basket-one")
+              .replace("{name}", lettered[0].getAttribute("data-name").split(" ")[0])
+          : basket.getAttribute("data-basket-all");
+    }
     var resend = form.querySelector("[data-resend]");
     var list = form.querySelector("[data-resend-list]");
     var confirm = form.querySelector("[data-resend-confirm]");
@@ -264,6 +280,7 @@
       box.setAttribute("data-name", contact.name);
       box.setAttribute("data-language", contact.language || "fr");
       box.setAttribute("data-formal", contact.formal ? "1" : "0");
+      box.setAttribute("data-digest", contact.digest ? "1" : "0");
       if (contact.previous) {
         box.setAttribute("data-previous", contact.previous);
       }
@@ -332,6 +349,7 @@
       name: option.getAttribute("data-name"),
       language: option.getAttribute("data-language"),
       formal: option.getAttribute("data-formal") === "1",
+      digest: option.getAttribute("data-digest") === "1",
       previous: option.getAttribute("data-previous"),
     });
   }

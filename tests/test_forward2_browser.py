@@ -180,7 +180,7 @@ def test_vous_subject_and_the_basket_on_the_contact_page(page, live):
     search.fill("camille")
     search.press("Enter")
     expect(subject).to_have_value("Ça pourrait t'intéresser : Article 2 de tech.example.net")
-    panel.get_by_role("button", name="Ajouter à la lettre « Pour toi »").click()
+    panel.get_by_role("button", name="Ajouter à la lettre de Camille").click()
     expect(panel).to_be_hidden()
     expect(page.locator("[data-toast]")).to_contain_text(
         "Ajouté à la lettre « Pour toi » de Camille"

@@ -869,3 +869,7 @@ FR.update(
         "Watch the video": "Voir la vidéo",
     }
 )
+
+
+# issue 13: the basket button names the contact
+FR.update({"Add to the letter of {name}": "Ajouter à la lettre de {name}"})
