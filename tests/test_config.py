@@ -119,15 +119,33 @@ def test_example_contacts_loads() -> None:
     )
 
 
+def uncomment_example(key: str) -> str:
+    """The example feeds.yaml with its commented-out ``key:`` block (down to the
+    next blank line) uncommented, as a person following its advice would."""
+    lines = EXAMPLE_FEEDS.read_text("utf-8").split("\n")
+    start = lines.index(f"  # {key}:")
+    end = lines.index("", start)
+    for i in range(start, end):
+        lines[i] = re.sub(r"^  # ?", "  ", lines[i])
+    return "\n".join(lines)
+
+
 def test_example_mail_section_when_uncommented(tmp_path: Path) -> None:
     # The commented-out mail example must be valid once its '#' are removed.
-    text = re.sub(r"(?m)^  # (mail:|  \w+:)", r"  \1", EXAMPLE_FEEDS.read_text("utf-8"))
+    text = uncomment_example("mail")
     mail = parse_config(text, "feeds.yaml").settings.mail
     assert mail is not None
     assert (mail.host, mail.port, mail.security) == ("smtp.example.org", 587, "starttls")
     assert mail.sender == "Alex Exemple <alex@example.org>"
     assert mail.reply_to == "alex@example.org"
     assert mail.rate_limit == (30, timedelta(hours=1))
+
+
+def test_example_imap_section_when_uncommented() -> None:
+    imap = parse_config(uncomment_example("imap"), "feeds.yaml").settings.imap
+    assert imap is not None
+    assert (imap.host, imap.port, imap.security) == ("imap.example.org", 993, "ssl")
+    assert imap.username == "alex@example.org"
 
 
 def test_mail_defaults() -> None:
