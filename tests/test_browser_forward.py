@@ -195,12 +195,12 @@ def test_keyboard_autocomplete_english_note_escape_and_undo(page, live):
     # a new contact on the fly: a bad address is explained, a good one is ticked
     panel.get_by_text("Pas dans la liste ? Nouveau contact").click()
     panel.get_by_label("Nom", exact=True).fill("Lou Nouvelle")
-    panel.get_by_label("Adresse e-mail").fill("pas une adresse")
+    panel.get_by_label("Adresse de courriel").fill("pas une adresse")
     panel.get_by_role("button", name="Ajouter ce contact").click()
     errors = panel.locator("[data-new-contact-errors]")
     expect(errors).to_contain_text("Ce contact n'a pas pu être enregistré")
-    expect(errors).to_contain_text("is not an email address")
-    panel.get_by_label("Adresse e-mail").fill("lou@example.org")
+    expect(errors).to_contain_text("n'est pas une adresse de courriel")
+    panel.get_by_label("Adresse de courriel").fill("lou@example.org")
     panel.get_by_role("button", name="Ajouter ce contact").click()
     expect(panel.get_by_role("checkbox", name="Lou Nouvelle")).to_be_checked()
     expect(note).to_have_value("Ça pourrait t'intéresser !")  # Lou reads French
