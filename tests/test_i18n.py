@@ -183,7 +183,10 @@ def test_every_interface_string_is_in_the_catalogs():
             po = read_po(f, locale=lang)
         ids = {m.id if isinstance(m.id, str) else m.id[0] for m in po if m.id}
         missing = sorted((single | plural) - ids)
-        assert not missing, f"{lang}: not in messages.po: {missing[:10]}"
+        assert not missing, (
+            f"{lang}: not in messages.po: {missing[:10]}; give them their French in i18n.py"
+            " (FR.update), then run `python -m aggregator.web.catalog`"
+        )
     fr_single, fr_plural = catalog.load("fr")
     assert not sorted(single - set(fr_single) - set(fr_plural))  # translated, not empty
     assert not sorted(plural - set(fr_plural))
@@ -234,3 +237,33 @@ def test_dates_are_babels_in_the_configured_locale_and_zone():
         "15 juin 2024 à 12:00"
     )
     assert i18n._format_date(int(when.timestamp() // 60), UTC, "en", False) == "15 June 2024"
+
+
+def test_forwarded_email_date_is_the_configured_zones_day(tmp_path, smtp):
+    """settings.display.time_zone wins over the machine's (UTC here): the preview and
+    the email that leaves both say the Montréal day."""
+    from datetime import timedelta
+
+    from aggregator.forward import UNDO_SECONDS
+
+    yaml = (
+        f"settings:\n  display:\n    time_zone: America/Montreal\n  mail:\n"
+        f"    host: {smtp.host}\n    port: {smtp.port}\n    security: none\n"
+        f'    from: "Alex <alex@example.org>"\n'
+        f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
+    )
+    (tmp_path / "contacts.yaml").write_text(
+        "- name: Camille\n  email: camille@example.org\n", encoding="utf-8"
+    )
+    app = app_over(tmp_path, yaml)
+    st = app.extensions["aggregator"]
+    st.storage.sync_feeds(st.config.feeds, now=NOW)
+    st.storage.upsert_entries(NEWS, [entry(NEWS, 1, NOW)], now=NOW)
+    eid = st.storage.entries(limit=1)[0][0].id
+    preview = st.forwarder.preview(eid, ["camille@example.org"], "Regarde")
+    assert "29 novembre 2026" in preview.get_body(("plain",)).get_content()
+    st.forwarder.queue(eid, ["camille@example.org"], "Regarde", now=NOW)
+    st.forwarder.deliver_due(now=NOW + timedelta(seconds=UNDO_SECONDS + 1))
+    sent = smtp.wait_for(1)[0].message.get_body(("plain",)).get_content()
+    assert "29 novembre 2026" in sent and "30 novembre" not in sent
+    st.close()

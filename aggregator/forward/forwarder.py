@@ -325,6 +325,8 @@ class Forwarder(DeliveryMixin):
         contacts = self._recipients(emails)
         first = contacts[0] if contacts else Contact(name="", email="", interests=())
         settings = self.mail_settings
+        config = self.config_source.config
+        display = config.settings.display if config is not None else None
         letter = mail.Letter(
             to_name=first.name,
             to_email=first.email,
@@ -338,6 +340,7 @@ class Forwarder(DeliveryMixin):
             formal=first.formal,
             subject=self._subject(subject),
             quote=self.passage(entry, excerpt),
+            time_zone=display.time_zone if display else None,  # the reader's day
         )
         sender = settings.sender if settings else None
         reply_to = settings.reply_to if settings else None

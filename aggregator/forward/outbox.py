@@ -189,7 +189,13 @@ class DeliveryMixin:
             formal=f.formal,
             subject=f.subject,
             quote=f.quote,
+            time_zone=self._time_zone(),
         )
+
+    def _time_zone(self) -> str | None:
+        """settings.display.time_zone: the email's date line is the reader's day."""
+        config = self.config_source.value
+        return config.settings.display.time_zone if config is not None else None
 
     def _message(
         self,

@@ -9,6 +9,7 @@ link, and only if it is http(s).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import textwrap
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .headers import (
     BIDI,
@@ -97,6 +99,7 @@ class Letter:
     formal: bool = False  # « vous »: « Ceci pourrait vous intéresser : … »
     subject: str = ""  # as the person edited it; '' = the default for the tone
     quote: str = ""  # a passage the person selected: quoted instead of ``excerpt``
+    time_zone: str | None = None  # settings.display.time_zone; None: the machine's zone
 
 
 @dataclass(frozen=True)
@@ -176,10 +179,15 @@ def excerpt(text: str, max_words: int = EXCERPT_WORDS) -> str:
     return "\n\n".join(out)
 
 
-def format_date(when: datetime, language: str) -> str:
-    """'3 novembre 2024', '1er mai 2024' or '3 November 2024', the day it was where the
-    sender's machine is (TZ, /etc/localtime): a Montréal evening is not tomorrow."""
-    when = when.astimezone()
+def format_date(when: datetime, language: str, time_zone: str | None = None) -> str:
+    """'3 novembre 2024', '1er mai 2024' or '3 November 2024', the day it was in
+    ``time_zone`` (settings.display.time_zone), else where the sender's machine is (TZ,
+    /etc/localtime): a Montréal evening is not tomorrow."""
+    zone = None
+    if time_zone:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo(time_zone)
+    when = when.astimezone(zone)
     months = MONTHS.get(language, MONTHS["fr"])
     day = "1er" if language == "fr" and when.day == 1 else str(when.day)
     return f"{day} {months[when.month - 1]} {when.year}"
@@ -224,7 +232,7 @@ def compose(
     link = safe_link(letter.link)
     note = body_text(letter.note).strip()
     source = header_text(letter.feed_title)
-    when = format_date(letter.published, language) if letter.published else ""
+    when = format_date(letter.published, language, letter.time_zone) if letter.published else ""
     byline = " · ".join(x for x in (source, when) if x)
     quote = quote_text(letter.quote)
     source = quote or excerpt(letter.excerpt)
