@@ -247,7 +247,7 @@ def test_opml_upload_review_and_confirm(world, page, tmp_path):
     page.get_by_role("button", name="Lire le fichier").click()
     page.wait_for_url("**/import-opml/review?**")
     summary = page.locator("main").inner_text()
-    assert "2 flux à ajouter dans 2 onglets, 1 déjà suivis, 1 ignorés." in summary
+    assert "2 flux à ajouter dans 2 onglets, 1 déjà suivi, 1 ignoré." in summary
     assert "ligne 6 :" in summary
     assert yaml_text(world) == before  # a dry run until confirmed
     page.get_by_role("button", name="Importer 2 flux").click()

@@ -463,7 +463,7 @@ def test_opml_upload_review_confirm(app, client, site, server):
     r = upload(client, OPML.format(known=known_url(server)).encode())
     assert r.status_code == 302 and r.headers["Location"].startswith("/import-opml/review?t=")
     page = text(client.get(r.headers["Location"]))
-    assert "3 flux à ajouter dans 2 onglets, 1 déjà suivis, 2 ignorés." in page
+    assert "3 flux à ajouter dans 2 onglets, 1 déjà suivi, 2 ignorés." in page
     assert "Adresses corrigées" in page  # feed:// read as https://, and said so
     assert re.search(
         r"feed://podcast\.example\.org/rss</code> est importée comme <code[^>]*>"

@@ -705,6 +705,7 @@ FR.update(
         "%(title)s: %(reason)s": "%(title)s : %(reason)s",
         "Line %(n)s of the file": "Ligne %(n)s du fichier",
         "none (it works)": "aucun (il fonctionne)",
+        "%(add)s %(tabs)s, %(present)s, %(skipped)s.": "%(add)s %(tabs)s, %(present)s, %(skipped)s.",
         "Technical details (in English)": "Détails techniques (en anglais)",
         "Close the article": "Refermer l'article",
         "Open the original in a new tab": "Ouvrir l'original dans un nouvel onglet",
@@ -716,6 +717,10 @@ FR_PLURALS.update(
     {
         "%(n)s new article": ("%(n)s nouvel article", "%(n)s nouveaux articles"),
         "%(n)s unread": ("%(n)s non lu", "%(n)s non lus"),
+        "%(n)s feed to add": ("%(n)s flux à ajouter", "%(n)s flux à ajouter"),
+        "to %(n)s tab": ("dans %(n)s onglet", "dans %(n)s onglets"),
+        "%(n)s already followed": ("%(n)s déjà suivi", "%(n)s déjà suivis"),
+        "%(n)s skipped": ("%(n)s ignoré", "%(n)s ignorés"),
         "%(n)s article marked as read.": ("%(n)s article marqué comme lu.", "%(n)s articles marqués comme lus."),
         "%(n)s article marked as unread again.": ("%(n)s article de nouveau non lu.", "%(n)s articles de nouveau non lus."),
         "%(n)s feed could not be fetched": ("%(n)s flux n'a pas pu être récupéré", "%(n)s flux n'ont pas pu être récupérés"),
