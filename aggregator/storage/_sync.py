@@ -151,9 +151,11 @@ class SyncMixin(EntriesMixin):
         oldest_first: bool = False,
         cursor: str | None = None,
         limit: int = 20,
-    ) -> tuple[list[tuple[int, int, int]], str | None]:
-        """A page of ``(id, published, feed_id)`` of a stream, newest first (or oldest
-        first), and the continuation for the next page (None at the end).
+    ) -> tuple[list[tuple[int, int]], str | None]:
+        """A page of ``(id, published)`` of a stream, newest first (or oldest first), and
+        the continuation for the next page (None at the end). Both are in every index
+        named here, so a page is read from the index alone, never from the table rows
+        (10,000 row lookups scattered over a 4 GB file were most of a first sync).
 
         ``newer_than``/``older_than`` are unix seconds on ``published`` (GReader's
         ``ot``: at or after, ``nt``: before). Keyset paging on (published, id), as in
@@ -186,7 +188,7 @@ class SyncMixin(EntriesMixin):
                 params["feed_id"] = self._active_feed_id(db, stream.value or "")
             rows = db.execute(
                 f"""
-                SELECT e.id, e.published, e.feed_id FROM entries AS e INDEXED BY {index}
+                SELECT e.id, e.published FROM entries AS e INDEXED BY {index}
                 WHERE {" AND ".join(where)}
                 ORDER BY e.published {order}, e.id {order}
                 LIMIT :limit

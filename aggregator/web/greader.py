@@ -222,7 +222,7 @@ def _continuation() -> str | None:
     return text
 
 
-def _page(stream: Stream, limit: int) -> tuple[list[tuple[int, int, int]], str | None]:
+def _page(stream: Stream, limit: int) -> tuple[list[tuple[int, int]], str | None]:
     try:
         return state().storage.sync_item_ids(
             stream, cursor=_continuation(), limit=limit, **_filters()
@@ -484,15 +484,12 @@ def unread_count() -> Any:
 def items_ids() -> Any:
     stream = _stream_arg("s")
     refs, following = _page(stream, _count(DEFAULT_N, MAX_IDS_PAGE))
-    body: dict[str, Any] = {
-        "itemRefs": [
-            {"id": str(i), "directStreamIds": [], "timestampUsec": str(p * 1_000_000)}
-            for i, p, _ in refs
-        ]
-    }
-    if following:
-        body["continuation"] = following
-    return as_json(body)
+    # id and time only (as FreshRSS): directStreamIds, which no client reads, was a
+    # third of a 10,000-id answer. Written by hand: every value is an int we format,
+    # and 10,000 dicts through json.dumps took longer than the query.
+    refs_json = ",".join(f'{{"id":"{i}","timestampUsec":"{p * 1_000_000}"}}' for i, p in refs)
+    tail = f',"continuation":{json.dumps(following)}' if following else ""
+    return Response(f'{{"itemRefs":[{refs_json}]{tail}}}', mimetype="application/json")
 
 
 def items_contents() -> Any:
@@ -514,7 +511,7 @@ def items_contents() -> Any:
 def stream_contents(stream: str | None = None) -> Any:
     parsed = parse_stream(stream) if stream else _stream_arg("s", READING_LIST)
     refs, following = _page(parsed, _count(DEFAULT_N, MAX_CONTENTS_PAGE))
-    items = state().storage.sync_items([i for i, _, _ in refs])
+    items = state().storage.sync_items([i for i, _ in refs])
     return _contents(parsed, items, following)
 
 

@@ -48,7 +48,7 @@ def atom(stream: str | None = None) -> Any:
     ``http://www.google.com/reader/`` scheme, which newsboat turns into read marks."""
     parsed = parse_stream(stream) if stream else READING_STREAM
     refs, following = _page(parsed, _count(DEFAULT_N, MAX_CONTENTS_PAGE))
-    items = state().storage.sync_items([i for i, _, _ in refs])
+    items = state().storage.sync_items([i for i, _ in refs])
     feed = ET.Element(f"{{{_ATOM}}}feed")
     ET.SubElement(feed, f"{{{_ATOM}}}id").text = "tag:google.com,2005:reader/" + stream_id(parsed)
     ET.SubElement(feed, f"{{{_ATOM}}}title").text = _stream_title(parsed)
