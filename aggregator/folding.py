@@ -24,6 +24,7 @@ import functools
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
 
 _WORD = re.compile(r"[^\W_]+")
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ꜳ": "aa", "ﬀ": "ff"})
@@ -69,15 +70,22 @@ def words(text: str) -> list[str]:
     return found
 
 
-def tokens(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, folded and stemmed word) for each word of ``text``, with offsets
-    into ``text`` itself: for highlighting the words a search matched."""
-    found = []
-    for m in _WORD.finditer(text):
-        folded = _folded(unicodedata.normalize("NFC", m.group()))
+def iter_tokens(
+    text: str, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, int, str]]:
+    """(start, end, folded and stemmed word) for each word of ``text[start:end]``,
+    with offsets into ``text`` itself, lazily: for highlighting the words a search
+    matched (a caller that wants the first match stops early)."""
+    for m in _WORD.finditer(text, start, len(text) if end is None else end):
+        token = m.group()
+        folded = _folded(token if token.isascii() else unicodedata.normalize("NFC", token))
         if folded:
-            found.append((m.start(), m.end(), "".join(folded)))
-    return found
+            yield m.start(), m.end(), folded[0] if len(folded) == 1 else "".join(folded)
+
+
+def tokens(text: str) -> list[tuple[int, int, str]]:
+    """``iter_tokens`` as a list."""
+    return list(iter_tokens(text))
 
 
 def index_text(text: str) -> str:

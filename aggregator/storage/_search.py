@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import html
 import logging
+import unicodedata
 from dataclasses import dataclass, replace
 
 from .. import folding
@@ -54,7 +55,6 @@ _NO_CURSOR = 2**63 - 1
 _ID_BITS = 2**31  # rowid = published * _ID_BITS + id (_schema.py, migration 7)
 # A body-only match is looked for in this much of the body's text, for its passage.
 _SNIPPET_SCAN = 300_000
-_SCAN_CHUNK = 8_000
 ORDERS = ("date", "relevance")
 
 
@@ -122,14 +122,29 @@ def highlight(text: str, query: Query) -> tuple[str, bool]:
     return "".join(out), found
 
 
+def _could_match(text: str, query: Query) -> bool:
+    """A cheap test, in C, before folding ``text`` word by word in Python: when every
+    word of the query is ASCII once folded, a text none of whose words can match
+    has none of them as a substring of its ASCII skeleton (ligatures spelled out,
+    accents dropped, casefolded). False positives only cost the slow path."""
+    words = [w for term in query.terms for w in term]
+    if not all(w.isascii() for w in words):
+        return True
+    for ligature, letters in (("œ", "oe"), ("Œ", "oe"), ("æ", "ae"), ("Æ", "ae")):
+        text = text.replace(ligature, letters)
+    skeleton = unicodedata.normalize("NFKD", text).casefold().encode("ascii", "ignore").decode()
+    return any(w in skeleton for w in words)
+
+
 def _first_match(text: str, query: Query) -> int | None:
-    """Offset of the first word of ``text`` that ``query`` matches, reading chunk by
-    chunk (a 1 MB body need not be folded whole for a match at its start)."""
-    for offset in range(0, min(len(text), _SNIPPET_SCAN), _SCAN_CHUNK):
-        chunk = text[offset : offset + _SCAN_CHUNK + 100]  # a word across the cut
-        for start, _, word in folding.tokens(chunk):
-            if start < _SCAN_CHUNK and query.marks(word):
-                return offset + start
+    """Offset of the first word of ``text`` that ``query`` matches, looking at no
+    more than _SNIPPET_SCAN characters and folding word by word until then (a
+    match near the start costs a few words, not the whole text)."""
+    if not _could_match(text[:_SNIPPET_SCAN], query):
+        return None
+    for start, _, word in folding.iter_tokens(text, 0, min(len(text), _SNIPPET_SCAN)):
+        if query.marks(word):
+            return start
     return None
 
 
