@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/aggregator run --host $(HOST) --port $(PORT)
 
+# Two test processes (pytest-xdist), each taking whole files (--dist loadfile, so a
+# module's one Dovecot or Chromium fixture starts once): the suite waits on real
+# servers, subprocesses and browsers much of the time. TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) debs
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aggregator tests benchmarks
