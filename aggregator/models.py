@@ -201,6 +201,9 @@ class ParsedFeed:
     kind: str  # e.g. rss20, atom10, json11
     entries: tuple[ParsedEntry, ...]
     warning: str | None = None  # set when feedparser recovered from malformed input
+    # The feed's own pictures of itself (Atom icon/logo, RSS <image>, JSON Feed
+    # favicon/icon), smallest kind first, as written: a last source of site icons.
+    icons: tuple[str, ...] = ()
 
 
 # --- storage (update.py builds Entry; storage returns the views) -------------------

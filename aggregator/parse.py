@@ -39,6 +39,7 @@ from .models import Enclosure, ParsedEntry, ParsedFeed
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 500  # per fetch; the first ones in document order are kept
+MAX_FEED_ICONS = 3  # a feed's own pictures kept as icon candidates
 MAX_ENCLOSURES = 20
 MAX_THUMBNAILS = 5
 # Enclosure types that are not something a person can open: YouTube lists its old
@@ -182,6 +183,12 @@ def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str], mime: str) -
         kind=kind,
         entries=entries,
         warnings=warnings,
+        # Atom's <icon> is the small square one; <logo> and RSS's <image> come after.
+        icons=(
+            _str(feed.get("icon")),
+            _str((feed.get("image") or {}).get("href")),
+            _str(feed.get("logo")),
+        ),
     )
 
 
@@ -455,6 +462,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         kind=kind,
         entries=entries,
         warnings=warnings,
+        icons=(_str(doc.get("favicon")), _str(doc.get("icon"))),  # favicon: the small one
     )
 
 
@@ -542,7 +550,13 @@ def _str(value: Any) -> str:
 
 
 def _finish(
-    *, title: str, link: str | None, kind: str, entries: list[ParsedEntry], warnings: list[str]
+    *,
+    title: str,
+    link: str | None,
+    kind: str,
+    entries: list[ParsedEntry],
+    warnings: list[str],
+    icons: tuple[str, ...] = (),
 ) -> ParsedFeed:
     unique: list[ParsedEntry] = []
     seen: set[str] = set()
@@ -561,6 +575,7 @@ def _finish(
         kind=kind,
         entries=tuple(unique),
         warning="; ".join(warnings) or None,
+        icons=tuple(dict.fromkeys(u.strip() for u in icons if u and u.strip()))[:MAX_FEED_ICONS],
     )
 
 

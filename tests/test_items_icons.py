@@ -203,3 +203,65 @@ def test_refresh_stores_icons_and_reasons_and_the_dashboard_serves_them(tmp_path
     assert f'<img src="/icons/{digest}"' in widgets
     status = client.get("/feeds").get_data(as_text=True)
     assert "Pas d&#39;icône de site" in status and "SVG icons are not shown" in status
+
+
+# --- the feed's own picture of itself: the last source -----------------------------------
+
+RSS_WITH_IMAGE = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Lettre</title><link>{site}/</link>
+<image><url>pics/logo.png</url><title>Lettre</title><link>{site}/</link></image>
+<item><title>Un</title><link>{site}/1</link><guid>1</guid></item>
+</channel></rss>"""
+
+
+def test_the_feeds_own_image_is_the_icon_when_the_site_has_none(tmp_path):
+    """A site whose page links no icon and has no /favicon.ico still gets one when
+    its feed carries its own picture (RSS <image>, resolved against the feed's URL):
+    parsed, kept with the feed, then tried last by the icon refresh."""
+    from aggregator.models import Settings
+    from aggregator.update import Updater
+
+    with FeedServer() as srv:
+        site = srv.url("").rstrip("/")
+        srv.add("/", b"<p>no icon here</p>", headers={"Content-Type": "text/html"})
+        srv.add("/feed.xml", RSS_WITH_IMAGE.replace(b"{site}", site.encode()))
+        srv.add("/pics/logo.png", png(32, 32), headers={"Content-Type": "image/png"})
+        storage = Storage(tmp_path / "db.sqlite3")
+        try:
+            storage.sync_feeds([FeedConfig(f"{site}/feed.xml", TAB)], now=NOW)
+            updater = Updater(storage, Settings(allow_private_networks=True), processes=0)
+            try:
+                assert updater.update(storage.feeds(), now=NOW).count("ok") == 1
+            finally:
+                updater.close()
+            due = storage.icon_sites_due(now=NOW, older_than=icons.REFRESH, limit=5)
+            assert due == [(site, f"{site}/", (f"{site}/pics/logo.png",))]
+            with icons.icon_fetcher(allowed_networks=["127.0.0.1/32"], timeout=2.0) as fetcher:
+                (outcome,) = icons.refresh_due(storage, fetcher, now=NOW)
+            assert outcome.error is None and outcome.icon is not None
+            assert outcome.icon.url == f"{site}/pics/logo.png"
+            assert outcome.icon.data == png(32, 32)
+            assert f"{site}/feed.xml" in storage.feed_icons()
+        finally:
+            storage.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><icon>/i.png</icon>'
+         b"<logo>https://cdn.example/logo.png</logo></feed>",
+         ("https://site.example/i.png", "https://cdn.example/logo.png")),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [],'
+         b' "icon": "big.png", "favicon": "https://site.example/fav.png"}',
+         ("https://site.example/fav.png", "https://site.example/feeds/big.png")),
+        (b'<rss version="2.0"><channel><title>R</title><image><url>javascript:alert(1)</url>'
+         b"</image></channel></rss>", ()),
+    ],
+)  # fmt: skip
+def test_feed_pictures_are_read_smallest_first_and_made_absolute(body, expected):
+    from aggregator.update import process_body
+
+    url = "https://site.example/feeds/x"
+    processed = process_body(url, body, {}, url, NOW, {})
+    assert processed.icons == expected

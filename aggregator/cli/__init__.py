@@ -129,8 +129,7 @@ def main() -> None:
 
 # The commands register themselves on `cli` when their modules are imported; this comes
 # last because they import the names above.
-from aggregator.cli import database, feeds, mail, serving, subscribe  # noqa: E402
-from aggregator.cli import apipassword  # noqa: E402  (issue 11)
+from aggregator.cli import apipassword, database, feeds, mail, serving, subscribe  # noqa: E402
 
 __all__ = [
     "Paths",

@@ -279,9 +279,11 @@ class FeedsMixin(StorageBase):
         moved_to: str | None = None,
         feed_title: str | None = None,
         site_link: str | None = None,
+        icons: tuple[str, ...] | None = None,
     ) -> None:
         """A 200 that parsed: store the caching validators, clear the error state.
-        A feed_title/site_link of None keeps the previous one."""
+        A feed_title/site_link/icons of None keeps the previous one; ``icons`` are
+        the feed's own pictures, a last source of its site's icon."""
         self._update_feed(
             url,
             """
@@ -291,6 +293,7 @@ class FeedsMixin(StorageBase):
                 next_check = :next_check, moved_to = :moved_to,
                 feed_title = coalesce(:feed_title, feed_title),
                 site_link = coalesce(:site_link, site_link),
+                feed_icons = coalesce(:feed_icons, feed_icons),
                 consecutive_errors = 0, last_error_code = NULL, last_error = NULL
             WHERE url = :url RETURNING id
             """,
@@ -304,6 +307,7 @@ class FeedsMixin(StorageBase):
                 "moved_to": moved_to,
                 "feed_title": feed_title,
                 "site_link": site_link,
+                "feed_icons": None if icons is None else json.dumps(list(icons)),
             },
         )
 

@@ -8,6 +8,7 @@ only remembers them.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -32,13 +33,15 @@ def site_of(url: str | None) -> str | None:
 
 
 class IconsMixin(StorageBase):
-    def _feed_sites(self, db) -> dict[str, tuple[str, str | None]]:
-        """feed url -> (site, page to read icon links from), active feeds only."""
+    def _feed_sites(self, db) -> dict[str, tuple[str, str | None, tuple[str, ...]]]:
+        """feed url -> (site, page to read icon links from, the feed's own pictures),
+        active feeds only."""
         sites = {}
-        for url, site_link in db.execute("SELECT url, site_link FROM feeds WHERE active = 1"):
+        rows = db.execute("SELECT url, site_link, feed_icons FROM feeds WHERE active = 1")
+        for url, site_link, feed_icons in rows:
             site = site_of(site_link) or site_of(url)
             if site:
-                sites[url] = (site, site_link if site_of(site_link) else None)
+                sites[url] = (site, site_link if site_of(site_link) else None, _urls(feed_icons))
         return sites
 
     def icon_sites_due(
@@ -49,13 +52,15 @@ class IconsMixin(StorageBase):
         cutoff = to_ts(now - older_than)
         with self._read() as db:
             pages: dict[str, str | None] = {}
-            for site, page in self._feed_sites(db).values():
+            pictures: dict[str, list[str]] = {}
+            for site, page, feed_icons in self._feed_sites(db).values():
                 if pages.get(site) is None:
                     pages[site] = page
+                pictures.setdefault(site, []).extend(feed_icons)
             checked = dict(db.execute("SELECT site, checked_at FROM site_icons").fetchall())
         due = [s for s in pages if s not in checked or checked[s] < cutoff]
         due.sort(key=lambda s: (s in checked, checked.get(s, 0), s))
-        return [(s, pages[s], ()) for s in due[:limit]]
+        return [(s, pages[s], tuple(dict.fromkeys(pictures[s]))) for s in due[:limit]]
 
     def save_icon(self, site: str, icon, error: str | None, *, now: datetime) -> None:
         """Remember what looking for ``site``'s icon gave (an ``icons.Icon`` or None
@@ -104,7 +109,7 @@ class IconsMixin(StorageBase):
             if not digests:
                 return {}
             sites = self._feed_sites(db)
-        return {url: digests[site] for url, (site, _) in sites.items() if site in digests}
+        return {url: digests[site] for url, (site, _, _) in sites.items() if site in digests}
 
     def icon_problems(self) -> dict[str, str]:
         """feed url -> why its site has no icon (for the status page)."""
@@ -117,4 +122,13 @@ class IconsMixin(StorageBase):
             if not errors:
                 return {}
             sites = self._feed_sites(db)
-        return {url: errors[site] for url, (site, _) in sites.items() if site in errors}
+        return {url: errors[site] for url, (site, _, _) in sites.items() if site in errors}
+
+
+def _urls(stored: str | None) -> tuple[str, ...]:
+    """The JSON list of URLs stored in ``feeds.feed_icons`` (anything else: none)."""
+    try:
+        value = json.loads(stored) if stored else []
+    except ValueError:
+        return ()
+    return tuple(u for u in value if isinstance(u, str)) if isinstance(value, list) else ()

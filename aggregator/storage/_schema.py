@@ -568,6 +568,18 @@ def _create_v7(db: sqlite3.Connection) -> None:
     )
 
 
+SCHEMA_V8 = """
+-- The feed's own pictures of itself (JSON list of absolute URLs: Atom icon/logo,
+-- RSS <image>, JSON Feed favicon/icon), the last source of its site's icon (issue 9).
+ALTER TABLE feeds ADD COLUMN feed_icons TEXT;
+"""
+
+
+def _create_v8(db: sqlite3.Connection) -> None:
+    for statement in split_statements(SCHEMA_V8):
+        db.execute(statement)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _create_v1,
     2: _create_v2,
@@ -576,6 +588,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     5: _create_v5,
     6: _create_v6,
     7: _create_v7,
+    8: _create_v8,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

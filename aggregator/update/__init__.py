@@ -458,6 +458,7 @@ class Updater:
             moved_to=moved,
             feed_title=processed.title,
             site_link=processed.site_link,
+            icons=processed.icons,
         )
         if processed.warning:
             log.info("%s: recovered from malformed feed: %s", state.url, processed.warning)

@@ -36,6 +36,7 @@ class ProcessedFeed:
     warning: str | None
     entries: tuple[Entry, ...]
     unchanged: int  # entries seen before with the same content (skipped)
+    icons: tuple[str, ...] = ()  # the feed's own pictures, absolute http(s) URLs
 
 
 # Bumped when build_entry makes something new of the same source (issue 9: derived
@@ -200,6 +201,7 @@ def process_entries(
         warning=warning,
         entries=tuple(entries),
         unchanged=unchanged,
+        icons=tuple(u for x in parsed.icons if (u := sanitize.clean_url(x, final_url))),
     )
 
 
