@@ -335,6 +335,47 @@
     }
   });
 
+  /* A widget's « Vue étendue » button (issue 9): remembered by the server, then the
+     widget's headlines are swapped in place from a fresh copy of this page. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-widget-view")) {
+      return;
+    }
+    var widget = form.closest(".widget");
+    var button = form.querySelector("button");
+    var feed = form.elements.feed.value;
+    var view = form.elements.view.value;
+    event.preventDefault();
+    if (form.getAttribute("aria-busy") === "true") {
+      return; // a double click waits for the first answer (disabling would drop focus)
+    }
+    form.setAttribute("aria-busy", "true");
+    post(form.getAttribute("action"), { feed: feed, view: view })
+      .then(function () {
+        return fetchDocument(window.location.href);
+      })
+      .then(function (doc) {
+        var fresh = Array.prototype.filter.call(doc.querySelectorAll(".widget[data-feed]"), function (w) {
+          return w.getAttribute("data-feed") === feed;
+        })[0];
+        var lines = fresh && fresh.querySelector(".headlines");
+        if (lines) {
+          widget.querySelector(".headlines").replaceWith(document.importNode(lines, true));
+        }
+        var extended = view === "extended";
+        widget.classList.toggle("widget-extended", extended);
+        button.setAttribute("aria-pressed", extended ? "true" : "false");
+        form.elements.view.value = extended ? "compact" : "extended";
+      })
+      .catch(function () {
+        form.submit(); // the page way: the server still knows how
+      })
+      .then(function () {
+        form.removeAttribute("aria-busy");
+      });
+  });
+
   /* GET a page of ours and parse it: a promise of a Document (rejects on HTTP errors). */
   function fetchDocument(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })

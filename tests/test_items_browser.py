@@ -152,6 +152,20 @@ def check_page(page) -> None:
             assert img.get_attribute("referrerpolicy") == "no-referrer"
 
 
+def extend_widgets(page) -> None:
+    """Press every widget's « Vue étendue » button (compact is the default) and wait
+    until each is pressed: the thumbnails come in place, without a reload."""
+    from playwright.sync_api import expect
+
+    buttons = page.locator(".widget-view[aria-pressed='false']")
+    for _ in range(buttons.count()):
+        button = buttons.first
+        feed = button.locator("xpath=ancestor::section[1]").get_attribute("data-feed")
+        button.click()
+        widget = page.locator(f"section.widget[data-feed='{feed}']")
+        expect(widget.locator(".widget-view")).to_have_attribute("aria-pressed", "true")
+
+
 def test_river_and_widgets_show_icons_and_thumbnails(chromium, live):
     from playwright.sync_api import expect
 
@@ -180,11 +194,14 @@ def test_river_and_widgets_show_icons_and_thumbnails(chromium, live):
         page.goto(live["base"] + "tab/Social?view=widgets")
         expect(page.locator("section.widget")).to_have_count(2)
         expect(page.locator(".widget-head .avatar-icon img")).to_have_count(2)
+        expect(page.locator(".headline-thumb img")).to_have_count(0)  # compact by default
+        extend_widgets(page)
         assert page.locator(".headline-thumb img").count() >= 1
         settle(page)
         check_page(page)
 
         page.goto(live["base"] + "tab/Lettres?view=widgets")
+        extend_widgets(page)
         expect(page.locator(".headline-thumb img")).to_have_count(4)
         check_page(page)
         assert context.refused == [], context.refused
@@ -204,10 +221,55 @@ def test_screenshots_phone_and_laptop_light_and_dark(chromium, live):
                 page.emulate_media(color_scheme=scheme)
                 for name, path in [("river", ""), ("widgets", "tab/Social?view=widgets")]:
                     page.goto(live["base"] + path)
+                    extend_widgets(page)  # once per context: the session remembers
                     settle(page)
                     check_page(page)
                     page.screenshot(path=str(OUTPUT / f"items-{name}-{width}-{scheme}.png"))
         assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        assert context.refused == [], context.refused
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 768)])
+def test_widget_view_button_shows_thumbnails_in_place(chromium, live, width, height):
+    """« Vue étendue » on one widget: its thumbnails and snippets appear without a
+    reload (a marker set on the page survives), the other widget stays compact, the
+    choice survives a reload, and « Vue étendue » pressed again goes back to compact."""
+    from playwright.sync_api import expect
+
+    context, page = open_page(chromium, live, width, height, "light")
+    try:
+        page.goto(live["base"] + "tab/Lettres?view=widgets")
+        widgets = page.locator("section.widget")
+        expect(widgets).to_have_count(2)
+        expect(page.locator(".headline-thumb img")).to_have_count(0)
+        expect(page.locator(".headline-snippet")).to_have_count(0)
+        page.screenshot(path=str(OUTPUT / f"widget-view-{width}-compact.png"))
+        page.evaluate("window.__sameDocument = true")
+        first = widgets.first
+        button = first.locator(".widget-view")
+        expect(button).to_have_attribute("aria-pressed", "false")
+        expect(button).to_have_accessible_name(re.compile("^Vue étendue"))
+        button.click()
+        expect(button).to_have_attribute("aria-pressed", "true")
+        expect(first.locator(".headline-thumb img").first).to_be_visible()
+        shown = first.locator(".headline-thumb img").count()
+        assert first.locator(".headline-snippet").count() >= 1
+        expect(widgets.nth(1).locator(".headline-thumb img")).to_have_count(0)
+        assert page.evaluate("window.__sameDocument") is True  # no reload
+        assert page.evaluate("document.activeElement.className").find("widget-view") >= 0
+        settle(page)
+        check_page(page)
+        page.screenshot(path=str(OUTPUT / f"widget-view-{width}-extended.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+        page.reload()
+        expect(first.locator(".widget-view")).to_have_attribute("aria-pressed", "true")
+        expect(first.locator(".headline-thumb img")).to_have_count(shown)
+        first.locator(".widget-view").click()
+        expect(first.locator(".widget-view")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator(".headline-thumb img")).to_have_count(0)
         assert context.refused == [], context.refused
     finally:
         context.close()

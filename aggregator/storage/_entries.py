@@ -10,7 +10,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from .. import errors, folding
@@ -34,6 +34,10 @@ HEADLINE_COLUMNS = """
     e.author, e.published, e.first_seen, '', '', e.read, e.starred, e.enclosures,
     e.title_derived, e.thumbnail
 """
+# A widget in « Vue étendue » (issue 9) shows a short snippet: the summary's beginning.
+EXTENDED_COLUMNS = HEADLINE_COLUMNS.replace(
+    "e.first_seen, '',", "e.first_seen, substr(e.summary, 1, 600),"
+)
 
 # Rows purged per transaction: a purge of 100,000 entries must not hold the write lock
 # for seconds while the fetchers wait to store what they fetched. Deleting costs about
@@ -318,14 +322,17 @@ class EntriesMixin(FeedsMixin):
             next_cursor = encode_cursor(last[8], last[0])
         return views, next_cursor
 
-    def latest_by_feed(self, *, tab: str, per_feed: int = 5) -> dict[str, list[EntryView]]:
+    def latest_by_feed(
+        self, *, tab: str, per_feed: int = 5, extended: Collection[str] = ()
+    ) -> dict[str, list[EntryView]]:
         """The widgets view: each active feed of a tab (in feeds.yaml order, empty ones
         included) -> its newest entries. One short indexed query per feed, in one
         snapshot: SQLite has no LATERAL join, and a window function would rank every
         entry of the tab.
 
-        Headlines only: ``summary`` and ``content_html`` come back empty. Widgets never
-        show them, and they are most of the bytes (a page has 500 headlines)."""
+        Headlines only: ``summary`` and ``content_html`` come back empty (they are most
+        of the bytes: a page has 500 headlines), except the summary's first 600
+        characters for the feeds in ``extended`` (« Vue étendue » shows a snippet)."""
         result: dict[str, list[EntryView]] = {}
         with self._read() as db:
             feeds = db.execute(
@@ -335,7 +342,8 @@ class EntriesMixin(FeedsMixin):
             for feed_id, url in feeds:
                 rows = db.execute(
                     f"""
-                    SELECT {HEADLINE_COLUMNS} FROM entries AS e INDEXED BY entries_river_feed
+                    SELECT {EXTENDED_COLUMNS if url in extended else HEADLINE_COLUMNS}
+                    FROM entries AS e INDEXED BY entries_river_feed
                     CROSS JOIN feeds AS f ON f.id = e.feed_id
                     WHERE e.feed_id = :id
                     ORDER BY e.published DESC, e.id DESC LIMIT :n

@@ -17,8 +17,8 @@ from aggregator.errors import NotFound
 from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import gettext as _
 from aggregator.web.i18n import ngettext
-from aggregator.web.params import flag, int_arg, parse_int, text_arg
-from aggregator.web.views import known_tab
+from aggregator.web.params import choice_arg, flag, int_arg, parse_int, text_arg
+from aggregator.web.views import WIDGET_VIEWS, known_tab, remember_widget_view, widget_views
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,27 @@ def mark_all_read() -> Any:
         )
     else:
         flash(_("Nothing to mark as read."), "info")
+    return _back(url_for("views.river"))
+
+
+@bp.post("/widget-view")
+def widget_view() -> Any:
+    """A widget's « Vue étendue » / « Vue compacte » button: remembered per feed in the
+    session; ``view`` absent toggles the current choice."""
+    feed_url = text_arg("feed", form=True)
+    if not feed_url:
+        abort(400, _("The request could not be understood."))
+    try:
+        state().storage.feed(feed_url)
+    except NotFound:
+        abort(404, _("Unknown feed."))
+    view = choice_arg("view", WIDGET_VIEWS, form=True)
+    if view is None:
+        current = widget_views().get(feed_url, "compact")
+        view = "compact" if current == "extended" else "extended"
+    remember_widget_view(feed_url, view)
+    if wants_json():
+        return jsonify({"feed": feed_url, "view": view})
     return _back(url_for("views.river"))
 
 

@@ -878,3 +878,12 @@ FR.update(
 
 # issue 13: the basket button names the contact
 FR.update({"Add to the letter of {name}": "Ajouter à la lettre de {name}"})
+
+
+# issue 9: each widget's « Vue étendue » button
+FR.update(
+    {
+        "Extended view": "Vue étendue",
+        "“%(name)s” must be one of: %(choices)s.": "« %(name)s » doit valoir l'une de ces valeurs : %(choices)s.",
+    }
+)

@@ -347,10 +347,17 @@ data-open aria-expanded="false">{title}</a></h2>{text}
 """)
 
 
+WIDGET_SNIPPET_CHARS = 120  # « Vue étendue »: a line or two under the headline
+
+
 def headlines(
-    entries: Sequence[EntryView], back: str, sent: dict[int, list[str]] | None = None
+    entries: Sequence[EntryView],
+    back: str,
+    sent: dict[int, list[str]] | None = None,
+    extended: bool = False,
 ) -> Markup:
-    """The lines of one widget: title, date, « envoyé à », forward icon."""
+    """The lines of one widget: title, date, « envoyé à », forward icon; in « Vue
+    étendue » (``extended``) also the thumbnail and a short text snippet."""
     page = _page()
     sent = sent or {}
     lines = []
@@ -358,11 +365,16 @@ def headlines(
         unread = "" if e.read else " unread"
         unread += " derived" if e.title_derived or not e.title else ""
         href = _entry_url(page, "views.entry", e.id)
-        video = is_video_page(e.link)
-        thumb = _thumb(e, (e.link or href) if video else href, "headline-thumb", video)
+        thumb = snippet = ""
+        if extended:
+            video = is_video_page(e.link)
+            thumb = _thumb(e, (e.link or href) if video else href, "headline-thumb", video)
+            text = preview(e.summary, WIDGET_SNIPPET_CHARS)
+            if text and not e.title_derived:  # a derived title already is the text
+                snippet = f'\n        <p class="headline-snippet">{escape(text)}</p>'
         lines.append(f"""      <li class="headline{unread}" data-entry-id="{e.id}" \
 data-read="{int(e.read)}" data-starred="{int(e.starred)}">
-        {thumb}<a href="{href}" data-open>{title_text(page, e)}</a>
+        {thumb}<a href="{href}" data-open>{title_text(page, e)}</a>{snippet}
         <span class="headline-meta">{_time(page, e.published)} {_sent(sent.get(e.id))} \
 {_forward(page, e, back, False, True, None)}</span>
       </li>

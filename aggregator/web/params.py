@@ -109,6 +109,18 @@ def flag(name: str, *, form: bool | None = False, default: bool = False) -> bool
     return value in _TRUE
 
 
+def choice_arg(name: str, choices: tuple[str, ...], *, form: bool | None = False) -> str | None:
+    """One of ``choices`` (None when absent or empty), else a 400."""
+    value = _source(form).get(name, "")
+    if value == "":
+        return None
+    if value not in choices:
+        bad_request(
+            _("“%(name)s” must be one of: %(choices)s.", name=name, choices=", ".join(choices))
+        )
+    return value
+
+
 def _has_controls(text: str, multiline: bool) -> bool:
     allowed = "\t\r\n" if multiline else "\t"
     return any(

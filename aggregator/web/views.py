@@ -4,6 +4,7 @@ search, feed status. State changes live in ``actions``; no SQL here (Storage onl
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -68,6 +69,41 @@ def unread_choice(key: str) -> bool:
         return value
     remembered = memory.get(key)
     return remembered if isinstance(remembered, bool) else display().unread_only
+
+
+WIDGET_VIEWS = ("compact", "extended")
+WIDGET_MEMORY = 40  # feeds whose « Vue étendue » the session cookie remembers...
+WIDGET_BYTES = 1500  # ...in at most this much JSON: browsers drop cookies over 4 KB
+
+
+def widget_views() -> dict[str, str]:
+    """feed URL -> "compact" | "extended", as chosen with each widget's button (in the
+    signed session cookie, like « Non lus seulement »); absent means compact. Kept as
+    a list of pairs, oldest first: the cookie's JSON sorts the keys of a dict."""
+    memory = session.get("widget_view")
+    if not isinstance(memory, list):
+        return {}
+    return {
+        pair[0]: pair[1]
+        for pair in memory
+        if isinstance(pair, list | tuple)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and pair[1] in WIDGET_VIEWS
+    }
+
+
+def remember_widget_view(feed_url: str, view: str) -> None:
+    """Remember ``view`` for this feed's widget. Compact is the default, so only the
+    extended ones are kept; the oldest go past the cap (in count and in bytes: feed
+    URLs are long and the cookie also carries the login and the other choices)."""
+    memory = [[k, v] for k, v in widget_views().items() if k != feed_url]
+    if view != "compact":
+        memory.append([feed_url, view])
+    memory = memory[-WIDGET_MEMORY:]
+    while memory and len(json.dumps(memory)) > WIDGET_BYTES:
+        memory.pop(0)
+    session["widget_view"] = memory
 
 
 def river_key(tab: str | None, feed_url: str | None) -> str:
@@ -147,7 +183,11 @@ def widgets(name: str) -> Any:
     feeds = st.storage.feeds(tab=name)
     shown_per = display()
     counts = {f.url: shown_per.headlines_for(_normalized(f.url)) for f in feeds}
-    latest = st.storage.latest_by_feed(tab=name, per_feed=max(counts.values(), default=1))
+    views = widget_views()
+    extended = {url for url, view in views.items() if view == "extended"}
+    latest = st.storage.latest_by_feed(
+        tab=name, per_feed=max(counts.values(), default=1), extended=extended
+    )
     latest = {
         url: entries[: counts.get(url, shown_per.headlines)] for url, entries in latest.items()
     }
@@ -162,6 +202,7 @@ def widgets(name: str) -> Any:
         latest=latest,
         max_id=max((e.id for e in shown), default=None),
         display=shown_per,
+        widget_views=views,
     )
 
 
