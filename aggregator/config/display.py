@@ -31,7 +31,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from aggregator.models import DisplaySettings, Settings
 
 from . import values
-from .yamlfile import INVALID, Problems, convert, describe, is_null, mapping, scalar
+from .yamlfile import INVALID, Problems, convert, is_null, scalar, settings_block
 
 DISPLAY_KEYS = ("unread_only", "headlines", "mark_read_on_scroll", "time_zone", "locale")
 DISPLAY_HINTS = {
@@ -85,12 +85,6 @@ def locale(node: Node) -> str:
 
 def display_settings(node: Node, problems: Problems) -> DisplaySettings:
     """``settings.display``; an empty block means the defaults."""
-    if is_null(node):
-        return DisplaySettings()
-    if not isinstance(node, MappingNode):
-        problems.add(node, f"'display' must be a mapping of display settings, got {describe(node)}")
-        return DisplaySettings()
-    keys = mapping(node, problems, what="display", known=DISPLAY_KEYS, hints=DISPLAY_HINTS)
     checks = {
         "unread_only": _bool,
         "headlines": headlines,
@@ -98,13 +92,11 @@ def display_settings(node: Node, problems: Problems) -> DisplaySettings:
         "time_zone": time_zone,
         "locale": locale,
     }
-    found = {}
-    for name, check in checks.items():
-        if name in keys:
-            value = convert(problems, keys[name][1], check, name)
-            if value is not INVALID:
-                found[name] = value
-    return DisplaySettings(**found)
+    found = settings_block(
+        node, problems, what="display", description="display settings",
+        known=DISPLAY_KEYS, hints=DISPLAY_HINTS, checks=checks,
+    )  # fmt: skip
+    return DisplaySettings(**{k: v for k, v in (found or {}).items() if v is not INVALID})
 
 
 def with_feed_headlines(settings: Settings, tabs: Node | None, problems: Problems) -> Settings:

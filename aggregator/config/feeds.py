@@ -37,6 +37,7 @@ from .yamlfile import (
     is_null,
     mapping,
     scalar,
+    settings_block,
     text_or_none,
 )
 
@@ -281,16 +282,20 @@ def _port(node: Node) -> int:
     return port
 
 
-def _host(node: Node) -> str:
+def _server_host(node: Node, *, protocol: str, not_in_host: str) -> str:
+    """A mail server's name (``protocol``: SMTP or IMAP), nothing around it."""
     host = text_or_none(node)
     if not host:
-        raise ValueError("the SMTP server name is empty")
+        raise ValueError(f"the {protocol} server name is empty")
     values.check_visible(host, "server name")
-    if any(c.isspace() or c in "/@:" for c in host):
-        raise ValueError(
-            f"'{host}' is not a host name (write just the server, e.g. smtp.example.org)"
-        )
+    if any(c.isspace() or c in not_in_host for c in host):
+        example = f"{protocol.lower()}.example.org"
+        raise ValueError(f"'{host}' is not a host name (write just the server, e.g. {example})")
     return host
+
+
+def _host(node: Node) -> str:
+    return _server_host(node, protocol="SMTP", not_in_host="/@:")
 
 
 def _mailbox(node: Node) -> str:
@@ -309,12 +314,6 @@ def _username(node: Node) -> str | None:
 
 def _mail(node: Node, problems: Problems) -> MailSettings | None:
     # An empty "mail:" (its lines still commented out) means no mail, not an error.
-    if is_null(node):
-        return None
-    if not isinstance(node, MappingNode):
-        problems.add(node, f"'mail' must be a mapping of mail settings, got {describe(node)}")
-        return None
-    keys = mapping(node, problems, what="mail", known=MAIL_KEYS, hints=MAIL_HINTS)
     checks = {
         "host": _host,
         "port": _port,
@@ -325,14 +324,16 @@ def _mail(node: Node, problems: Problems) -> MailSettings | None:
         "copy_to_me": _bool,
         "rate_limit": lambda n: values.parse_rate_limit(scalar(n, "a rate such as 30/h")),
     }
-    found = {}
-    for name, check in checks.items():
-        if name in keys:
-            found[name] = convert(problems, keys[name][1], check, name)
+    found = settings_block(
+        node, problems, what="mail", description="mail settings",
+        known=MAIL_KEYS, hints=MAIL_HINTS, checks=checks,
+    )  # fmt: skip
+    if found is None:
+        return None
     for required in ("host", "from"):
-        if required not in keys:
+        if required not in found:
             problems.add(node, f"'mail' needs a '{required}:' line")
-    if any(v is INVALID for v in found.values()) or "host" not in keys or "from" not in keys:
+    if any(v is INVALID for v in found.values()) or "host" not in found or "from" not in found:
         return None
     security = found.get("security", "starttls")
     sender = found["from"]
@@ -361,15 +362,7 @@ def _imap_security(node: Node) -> str:
 
 
 def _imap_host(node: Node) -> str:
-    host = text_or_none(node)
-    if not host:
-        raise ValueError("the IMAP server name is empty")
-    values.check_visible(host, "server name")
-    if any(c.isspace() or c in "/@:?#" for c in host):
-        raise ValueError(
-            f"'{host}' is not a host name (write just the server, e.g. imap.example.org)"
-        )
-    return host
+    return _server_host(node, protocol="IMAP", not_in_host="/@:?#")
 
 
 def _imap_username(node: Node) -> str:
@@ -384,23 +377,19 @@ def _imap_username(node: Node) -> str:
 def _imap(node: Node, problems: Problems) -> ImapSettings | None:
     """``settings.imap``: the mailbox that ``mail:`` sources read. An empty ``imap:``
     (its lines still commented out) means no mailbox, not an error."""
-    if is_null(node):
-        return None
-    if not isinstance(node, MappingNode):
-        problems.add(node, f"'imap' must be a mapping of IMAP settings, got {describe(node)}")
-        return None
-    keys = mapping(node, problems, what="imap", known=IMAP_KEYS, hints=IMAP_HINTS)
     checks = {
         "host": _imap_host,
         "port": _port,
         "security": _imap_security,
         "username": _imap_username,
     }
-    found = {}
-    for name, check in checks.items():
-        if name in keys:
-            found[name] = convert(problems, keys[name][1], check, name)
-    missing = [k for k in ("host", "username") if k not in keys]
+    found = settings_block(
+        node, problems, what="imap", description="IMAP settings",
+        known=IMAP_KEYS, hints=IMAP_HINTS, checks=checks,
+    )  # fmt: skip
+    if found is None:
+        return None
+    missing = [k for k in ("host", "username") if k not in found]
     for required in missing:
         problems.add(node, f"'imap' needs a '{required}:' line")
     if missing or any(v is INVALID for v in found.values()):

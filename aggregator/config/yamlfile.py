@@ -328,6 +328,33 @@ def convert(problems: Problems, node: Node, fn: Callable[[Node], Any], label: st
         return INVALID
 
 
+def settings_block(
+    node: Node,
+    problems: Problems,
+    *,
+    what: str,
+    description: str,
+    known: Iterable[str],
+    hints: Mapping[str, str] | None,
+    checks: Mapping[str, Callable[[Node], Any]],
+) -> dict[str, Any] | None:
+    """A block of settings (``mail:``, ``imap:``, ``display:``): None when it is
+    empty (its lines still commented out) or not a mapping (reported); else each
+    written key's value through its check (INVALID where it failed, reported).
+    Which keys are required, and what INVALID means, is the caller's choice."""
+    if is_null(node):
+        return None
+    if not isinstance(node, MappingNode):
+        problems.add(node, f"'{what}' must be a mapping of {description}, got {describe(node)}")
+        return None
+    keys = mapping(node, problems, what=what, known=known, hints=hints)
+    return {
+        name: convert(problems, keys[name][1], check, name)
+        for name, check in checks.items()
+        if name in keys
+    }
+
+
 def scalar(node: Node, expected: str) -> str:
     """The text as written; raises ValueError for lists, mappings and empty values."""
     if isinstance(node, ScalarNode) and not is_null(node):
