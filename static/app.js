@@ -90,8 +90,29 @@
   }
 
   /* Reflect a new read / starred state on an item and on its buttons. */
+  /* A widget's unread count follows what is read or unread in place (a preview, `m`). */
+  function adjustWidgetCount(item, step) {
+    var widget = item.closest(".widget");
+    var badge = widget && widget.querySelector("[data-widget-count]");
+    if (!badge) {
+      return;
+    }
+    var number = badge.querySelector("[data-count]");
+    var n = Math.max(0, (parseInt(number.textContent, 10) || 0) + step);
+    number.textContent = String(n);
+    var label = badge.querySelector("[data-count-label]");
+    if (label) {
+      var form = label.getAttribute(n === 1 ? "data-one" : "data-many") || "";
+      label.textContent = form.replace(/\d+/, String(n));
+    }
+    badge.hidden = n === 0;
+  }
+
   function showState(item, name, on) {
     var cls = name === "read" ? "unread" : "starred";
+    if (name === "read" && (item.getAttribute("data-read") === "1") !== on) {
+      adjustWidgetCount(item, on ? -1 : 1);
+    }
     item.setAttribute("data-" + name, on ? "1" : "0");
     item.classList.toggle(cls, name === "read" ? !on : on);
     var form = item.querySelector('form[data-action="' + (name === "read" ? "read" : "star") + '"]');

@@ -126,14 +126,22 @@ def test_a_headline_opens_in_place_with_this_might_interest_someone(page, live):
     page.goto(live["base"] + "tab/Actualit%C3%A9s?view=widgets")
     widget = page.locator("section.widget").first
     expect(widget.locator("li.headline")).to_have_count(3)  # settings.display.headlines
-    line = widget.locator("li.headline").first
+    first_unread = widget.locator('li.headline:not([data-read="1"])').first
+    line = widget.locator(f'li.headline[data-entry-id="{first_unread.get_attribute("data-entry-id")}"]')
     title = line.locator("[data-open]").inner_text()
+    badge = widget.locator("[data-widget-count]")
+    before = int(badge.locator("[data-count]").inner_text())
+    assert before >= 2, before
     line.locator("[data-open]").click()
     preview = widget.locator("[data-widget-preview]")
     expect(preview).to_be_visible()
     expect(preview.locator(".entry-title")).to_have_text(title)
     assert page.url.endswith("view=widgets")  # still on the dashboard
     expect(line).to_have_attribute("data-read", "1")
+    # the widget's own count follows, without a reload, with its plural said right
+    expect(badge.locator("[data-count]")).to_have_text(str(before - 1))
+    label = "non lu" if before - 1 == 1 else "non lus"
+    expect(badge.locator("[data-count-label]")).to_have_text(f"{before - 1} {label}")
     page.screenshot(path=str(OUTPUT / "widget-preview.png"))
     preview.get_by_role("link", name="Ça pourrait t'intéresser").click()
     panel = page.get_by_role("dialog", name="Ça pourrait t'intéresser")
