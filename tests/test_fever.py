@@ -187,3 +187,25 @@ def test_credentials_and_bad_input(app, client, tmp_path):
     apiauth.store_password(storage(other), "aggregator", PASSWORD)
     assert other.test_client().post("/api/fever/?api", data={"api_key": KEY}).json["auth"] == 1
     other.extensions["aggregator"].close()
+
+
+def test_favicons_are_the_site_icons_the_dashboard_shows(app, client):
+    """A feed whose site has a stored icon points at it (same id on every call); the
+    others keep the neutral icon 1."""
+    import base64
+    from datetime import UTC, datetime
+
+    from aggregator.icons import Icon
+    from aggregator.storage._icons import site_of
+
+    picture = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+    storage(app).save_icon(
+        site_of(NEWS), Icon(url=NEWS + "favicon.png", mime="image/png", data=picture), None,
+        now=datetime.now(UTC),
+    )  # fmt: skip
+    feeds = {f["url"]: f["favicon_id"] for f in call(client, "feeds").json["feeds"]}
+    icons = {i["id"]: i["data"] for i in call(client, "favicons").json["favicons"]}
+    assert feeds[NEWS] != 1
+    assert icons[feeds[NEWS]] == "image/png;base64," + base64.b64encode(picture).decode()
+    assert feeds[TECH] == 1 and icons[1].startswith("image/gif;base64,")
+    assert call(client, "feeds").json["feeds"] == call(client, "feeds").json["feeds"]

@@ -6,8 +6,9 @@ Groups are the tabs of feeds.yaml (ids 1, 2... in the file's order), feeds are t
 followed feeds (their database ids), items the entries (their ids: they only grow, so
 ``since_id``/``max_id`` paging is exact). Read and saved (starred) state is the
 dashboard's own (``storage._sync``). There are no "sparks" and no "hot links":
-``links`` is answered empty. Favicons: one neutral icon, shared by every feed, until the
-aggregator keeps site icons.
+``links`` is answered empty. Favicons are the site icons the dashboard shows
+(``icons.py``), inline as Fever wants them; a feed whose site has none gets the
+neutral icon, id 1.
 
 A wrong or missing key is a 401 whose JSON body says ``"auth": 0``, as Fever clients
 expect to read; malformed parameters are 400 short texts; as for GReader, no cookie
@@ -17,6 +18,7 @@ is involved, so no CSRF token or Origin check applies (``guard.authenticates_its
 from __future__ import annotations
 
 import logging
+from base64 import b64encode
 from typing import Any, NoReturn
 
 from flask import Blueprint, Flask, Response, abort, g, request
@@ -32,10 +34,29 @@ log = logging.getLogger(__name__)
 API_VERSION = 3
 PAGE = 50  # items per call, as Fever
 MAX_WITH_IDS = 50
-# A 1x1 transparent GIF: every feed's favicon_id is 1 (Fever requires the key).
+# A 1x1 transparent GIF: the favicon_id of a feed without a site icon (Fever requires
+# the key).
 FAVICON = "image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 bp = Blueprint("fever", __name__, url_prefix="/api/fever")
+
+
+def favicon_id(digest: str | None) -> int:
+    """A site icon's Fever id: stable across calls (clients cache favicons by id), from
+    its digest; 1 is the neutral icon."""
+    return int(digest[:12], 16) + 2 if digest else 1
+
+
+def _site_favicons(storage: Any, icons: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    for digest in sorted(set(icons.values())):
+        stored = storage.icon(digest)
+        if stored is not None:
+            mime, data = stored
+            out.append(
+                {"id": favicon_id(digest), "data": f"{mime};base64,{b64encode(data).decode()}"}
+            )
+    return out
 
 
 def _text(body: str, status: int) -> Response:
@@ -178,6 +199,7 @@ def api() -> Any:
     if _has("mark"):
         _mark()
     feeds = storage.sync_feeds_list()
+    icons = storage.feed_icons() if _has("feeds") or _has("favicons") else {}
     body = _base(1)
     body["last_refreshed_on_time"] = max((f.last_success or 0 for f in feeds), default=0)
     if _has("groups"):
@@ -187,7 +209,7 @@ def api() -> Any:
         body["feeds"] = [
             {
                 "id": f.id,
-                "favicon_id": 1,
+                "favicon_id": favicon_id(icons.get(f.url)),
                 "title": f.title,
                 "url": f.url,
                 "site_url": f.site_link or "",
@@ -198,7 +220,7 @@ def api() -> Any:
         ]
         body["feeds_groups"] = _feeds_groups(feeds)
     if _has("favicons"):
-        body["favicons"] = [{"id": 1, "data": FAVICON}]
+        body["favicons"] = [{"id": 1, "data": FAVICON}, *_site_favicons(storage, icons)]
     if _has("items"):
         if with_ids is not None:
             items = storage.sync_items(with_ids)
