@@ -35,6 +35,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/ingest.py
 
+# Translations: extract the marked texts (babel.cfg) into messages.pot, update the fr and
+# en .po catalogs (translations kept, new texts empty), compile the .mo files. Then fill
+# the new French msgstr in aggregator/web/translations/fr/LC_MESSAGES/messages.po and
+# run it again. See aggregator/web/catalog.py.
+.PHONY: catalog
+catalog: $(STAMP)
+	$(PY) -m aggregator.web.catalog
+
 # The real third-party parts the tests drive, from Debian (command → package):
 # chromium for what a person clicks (Playwright's own browser download is not
 # possible here), newsboat as a sync client, tmux to drive it like a person,

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from websupport import NEWS, ROOT, TECH, entry, make_app, storage, token
 from websupport import text as raw_text
 
@@ -110,7 +112,7 @@ def test_local_time_on_pages(tmp_path):
     assert 'title="29 novembre 2026 à 21:30"' in page
     assert "UTC" not in page
     english = text(app.test_client().get("/?lang=en"))
-    assert 'title="29 November 2026, 21:30"' in english
+    assert 'title="November 29, 2026 at 9:30 PM"' in english
     st.close()
 
 
@@ -131,71 +133,108 @@ def test_forwarded_email_date_is_the_senders_day():
     assert out.stdout.strip() == "29 novembre 2026"
 
 
+# --- gettext catalogs (translations/messages.pot, <lang>/LC_MESSAGES/messages.po) -----
+
+
+@pytest.fixture(scope="module")
+def template():
+    """A fresh extraction of the code and templates (Babel's extractors, babel.cfg)."""
+    from aggregator.web import catalog
+
+    return catalog.extract()
+
+
+def fr_po():
+    from babel.messages.pofile import read_po
+
+    from aggregator.web import catalog
+
+    with catalog.po_path("fr").open("rb") as f:
+        return read_po(f, locale="fr")
+
+
 def test_one_word_for_email_and_no_gendered_advice():
-    values = list(i18n.FR.values()) + [f for forms in i18n.FR_PLURALS.values() for f in forms]
+    values = []
+    for message in fr_po():
+        forms = message.string if isinstance(message.string, (list, tuple)) else [message.string]
+        values += [f for f in forms if f and message.id]
+    assert len(values) > 400
     assert not [v for v in values if re.search(r"(?i)\be-?mails?\b", v)], "say « courriel »"
     assert not [v for v in values if "ajoutez-le" in v or "ajoutez-la" in v]
 
 
-def test_every_plural_the_code_asks_for_is_in_the_catalog():
-    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").glob("*.html")]
-    sources += [p.read_text(encoding="utf-8") for p in (ROOT / "aggregator" / "web").glob("*.py")]
-    asked = set()
-    for source in sources:
-        asked |= set(re.findall(r'ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,\s*"', source))
-    assert len(asked) >= 5
-    missing = sorted(a for a in asked if a not in i18n.FR_PLURALS)
-    assert not missing
-    for one, (fr_one, fr_many) in i18n.FR_PLURALS.items():
-        assert "%(n)s" in fr_one and "%(n)s" in fr_many, one
+def test_the_catalogs_hold_every_marked_text_with_its_french(template):
+    """Every _()/gettext/ngettext/N_ text of templates and code is in messages.pot and
+    both .po files, with a French translation (plurals: both forms): a text marked
+    without running `make catalog`, or left without French, fails here."""
+    from aggregator.web import catalog
+
+    ids = catalog.message_ids(template)
+    assert len(ids) > 400
+    assert {"Unknown feed.", "The site did not answer in time.", "Next article"} <= ids
+    assert catalog.problems(template) == []
 
 
-# --- gettext catalogs (translations/<lang>/LC_MESSAGES/messages.po) ----------------
+def test_a_template_string_added_without_the_catalog_command_is_caught(template, tmp_path):
+    from aggregator.web import catalog
+
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copytree(
+        ROOT / "aggregator", root / "aggregator", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(ROOT / "templates", root / "templates")
+    shutil.copy(ROOT / catalog.MAPPING, root / catalog.MAPPING)
+    page = root / "templates" / "base.html"
+    page.write_text(page.read_text(encoding="utf-8") + '{{ _("New text") }}\n', encoding="utf-8")
+    assert catalog.problems(catalog.extract(root)) == [
+        "not in messages.pot (run `make catalog`): 'New text'",
+        "fr: not in messages.po (run `make catalog`): 'New text'",
+        "en: not in messages.po (run `make catalog`): 'New text'",
+    ]
+    # the catalog command adds it, empty: still caught until a translator fills it in
+    written = tmp_path / "translations"
+    catalog.write(root, written)
+    found = catalog.problems(catalog.extract(root), written)
+    assert found == ["fr: no French for 'New text' (fill its msgstr in messages.po)"]
 
 
-def asked_ids() -> tuple[set[str], set[str]]:
-    """Every _()/gettext id and every ngettext singular id in templates and web code."""
-    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").glob("*.html")]
-    sources += [p.read_text(encoding="utf-8") for p in (ROOT / "aggregator" / "web").glob("*.py")]
-    single: set[str] = set()
-    plural: set[str] = set()
-    for source in sources:
-        single |= set(re.findall(r'(?:\b_|(?<!n)gettext)\(\s*"((?:[^"\\]|\\.)+)"', source))
-        single |= set(re.findall(r"(?:\b_|(?<!n)gettext)\(\s*'((?:[^'\\]|\\.)+)'", source))
-        plural |= set(re.findall(r'ngettext\(\s*"((?:[^"\\]|\\.)+)"\s*,', source))
-    from aggregator.web.filters import SHORTCUTS
-
-    single |= {label for _keys, label in SHORTCUTS}
-    return single, plural
-
-
-def test_every_interface_string_is_in_the_catalogs():
-    """A string added to a template or a view without running
-    `python -m aggregator.web.catalog` (after giving it its French) fails here."""
+def test_the_committed_catalogs_are_what_the_catalog_command_writes(template, tmp_path):
+    """Re-running extraction and update into a temporary folder changes no id and no
+    translation of the committed .pot and .po files."""
     from babel.messages.pofile import read_po
 
     from aggregator.web import catalog
 
-    single, plural = asked_ids()
-    assert len(single) > 200 and len(plural) >= 5
-    for lang in catalog.LANGUAGES:
-        with catalog.po_path(lang).open("rb") as f:
+    catalog.write(ROOT, tmp_path)
+
+    def entries(path: Path, lang: str | None):
+        with path.open("rb") as f:
             po = read_po(f, locale=lang)
-        ids = {m.id if isinstance(m.id, str) else m.id[0] for m in po if m.id}
-        missing = sorted((single | plural) - ids)
-        assert not missing, (
-            f"{lang}: not in messages.po: {missing[:10]}; give them their French in i18n.py"
-            " (FR.update), then run `python -m aggregator.web.catalog`"
-        )
-    fr_single, fr_plural = catalog.load("fr")
-    assert not sorted(single - set(fr_single) - set(fr_plural))  # translated, not empty
-    assert not sorted(plural - set(fr_plural))
+        return {(m.id if isinstance(m.id, str) else tuple(m.id)): m.string for m in po if m.id}
+
+    assert entries(catalog.pot_path(tmp_path), None) == entries(catalog.pot_path(), None)
+    for lang in catalog.LANGUAGES:
+        fresh = entries(catalog.po_path(lang, tmp_path), lang)
+        assert fresh == entries(catalog.po_path(lang), lang), lang
+
+
+def test_french_plural_entries_have_both_forms(template):
+    from aggregator.web import catalog
+
+    asked = {m.id[0]: m.id[1] for m in template if m.id and not isinstance(m.id, str)}
+    assert len(asked) >= 9 and "%(n)s unread" in asked
+    po = fr_po()
+    assert po.num_plurals == 2 and po.plural_expr == "(n > 1)"
+    for one, many in asked.items():
+        message = po[one]
+        assert message is not None and tuple(message.id) == (one, many), one
+        fr_one, fr_many = message.string
+        assert "%(n)s" in fr_one and "%(n)s" in fr_many, one
+    assert catalog.load("fr")[1]["%(n)s unread"] == ("%(n)s non lu", "%(n)s non lus")
 
 
 def test_mo_files_match_their_po_files():
-    import io
-
-    from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     from aggregator.web import catalog
@@ -203,9 +242,17 @@ def test_mo_files_match_their_po_files():
     for lang in catalog.LANGUAGES:
         with catalog.po_path(lang).open("rb") as f:
             po = read_po(f, locale=lang)
-        compiled = io.BytesIO()
-        write_mo(compiled, po)
-        assert catalog.po_path(lang).with_suffix(".mo").read_bytes() == compiled.getvalue(), lang
+        compiled = catalog.mo_bytes(po)
+        assert catalog.po_path(lang).with_suffix(".mo").read_bytes() == compiled, lang
+
+
+def test_i18n_holds_no_translation_dictionary():
+    """French lives in the .po files only (issue 10): no FR/FR_PLURALS dicts, no regex
+    rules translating English sentences."""
+    source = (ROOT / "aggregator" / "web" / "i18n.py").read_text(encoding="utf-8")
+    for name in ("FR", "FR_PLURALS"):
+        assert not hasattr(i18n, name), name
+    assert "FR.update" not in source
 
 
 def test_a_translators_edit_of_the_po_file_is_what_the_dashboard_says(tmp_path, monkeypatch):
@@ -233,10 +280,39 @@ def test_dates_are_babels_in_the_configured_locale_and_zone():
     when = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
     assert i18n.relative_date(when - timedelta(days=14), when, "fr") == "il y a 2 semaines"
     assert i18n.relative_date(when - timedelta(hours=3), when, "en") == "3 hr. ago"
-    assert i18n._format_date(int(when.timestamp() // 60), UTC, "fr_CA", True) == (
-        "15 juin 2024 à 12:00"
+    assert i18n.relative_date(when - timedelta(hours=30), when, "fr") == "hier"
+    assert i18n.relative_date(when + timedelta(hours=30), when, "en") == "tomorrow"
+    assert i18n._format_date(int(when.timestamp() // 60), UTC, "en", False) == "June 15, 2024"
+
+
+def test_each_locale_writes_dates_its_own_way():
+    """The locale's CLDR formats, not one pattern for all: Québec writes « 14 h 05 »,
+    France « 14:05 », English its month first and a 12-hour clock."""
+    from zoneinfo import ZoneInfo
+
+    minute = int(datetime(2024, 3, 12, 18, 5, tzinfo=UTC).timestamp() // 60)
+    montreal = ZoneInfo("America/Montreal")
+    said = {loc: i18n._format_date(minute, montreal, loc, True) for loc in ("fr_CA", "fr_FR", "en")}
+    assert said == {
+        "fr_CA": "12 mars 2024 à 14 h 05",
+        "fr_FR": "12 mars 2024 à 14:05",
+        "en": "March 12, 2024 at 2:05 PM",
+    }
+    assert i18n._format_date(minute, montreal, "fr_CA", False) == "12 mars 2024"
+
+
+def test_a_french_canadian_dashboard_says_its_hours_with_h(tmp_path):
+    yaml = (
+        "settings:\n  display:\n    time_zone: America/Montreal\n    locale: fr_CA\n"
+        f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
     )
-    assert i18n._format_date(int(when.timestamp() // 60), UTC, "en", False) == "15 June 2024"
+    app = app_over(tmp_path, yaml)
+    st = app.extensions["aggregator"]
+    st.storage.sync_feeds(st.config.feeds, now=NOW)
+    st.storage.upsert_entries(NEWS, [entry(NEWS, 1, NOW)], now=NOW)
+    page = text(app.test_client().get("/"))
+    assert 'title="29 novembre 2026 à 21 h 30"' in page
+    st.close()
 
 
 def test_forwarded_email_date_is_the_configured_zones_day(tmp_path, smtp):

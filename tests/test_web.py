@@ -298,8 +298,12 @@ def test_feeds_page_says_errors_in_plain_french(app, client):
 
 
 def test_every_fetch_error_code_has_a_french_sentence():
+    from aggregator.web import catalog
+
+    french = catalog.load("fr")[0]
     for code, english in i18n.ERROR_MESSAGES.items():
-        assert i18n.FR.get(english), code
+        assert french.get(english), code
+        assert i18n.translate(english, "fr") == french[english] != english, code
     assert i18n.translate(i18n.UNKNOWN_ERROR, "fr") == "Une erreur inattendue s'est produite."
 
 

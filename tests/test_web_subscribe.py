@@ -16,8 +16,6 @@ from feedserver import FeedServer
 from websupport import entry, make_app, storage, token
 from websupport import text as raw_text
 
-from aggregator.web import i18n
-
 FEEDS_DIR = Path(__file__).parent / "data" / "feeds"
 
 
@@ -286,8 +284,11 @@ def test_every_discovery_code_has_a_french_sentence():
         "no_public_feed", "unreachable", "timeout", "too_large", "not_found",
     }  # fmt: skip
     assert codes <= set(DISCOVERY_MESSAGES)
+    from aggregator.web import catalog
+
+    french = catalog.load("fr")[0]
     for message in [*DISCOVERY_MESSAGES.values(), UNKNOWN_DISCOVERY]:
-        assert i18n.FR.get(message), message
+        assert french.get(message), message
 
 
 # --- managing feeds -------------------------------------------------------------------

@@ -228,25 +228,29 @@ def _key_error(path: Path, what: str, e: OSError) -> AggregatorError:
 # A storage problem's kind (storage._status.problem_kind) -> what it is, what to do.
 STORAGE_PROBLEMS = {
     "corrupt": (
-        "The database %(path)s is damaged.",
-        "Stop the aggregator, then restore your last backup with “aggregator restore "
-        "BACKUP_FILE” (see “Backup and restore” in the README).",
+        i18n.N_("The database %(path)s is damaged."),
+        i18n.N_(
+            "Stop the aggregator, then restore your last backup with “aggregator restore "
+            "BACKUP_FILE” (see “Backup and restore” in the README)."
+        ),
     ),
     "disk_full": (
-        "The disk holding the database %(path)s is full.",
-        "Free some space: the aggregator carries on by itself once it can write again.",
+        i18n.N_("The disk holding the database %(path)s is full."),
+        i18n.N_("Free some space: the aggregator carries on by itself once it can write again."),
     ),
     "read_only": (
-        "The database %(path)s cannot be written.",
-        "Check the permissions of the file and of its folder, then restart the aggregator.",
+        i18n.N_("The database %(path)s cannot be written."),
+        i18n.N_(
+            "Check the permissions of the file and of its folder, then restart the aggregator."
+        ),
     ),
     "locked": (
-        "The database %(path)s stayed locked by another program for too long.",
-        "If this lasts, look for another program using the file.",
+        i18n.N_("The database %(path)s stayed locked by another program for too long."),
+        i18n.N_("If this lasts, look for another program using the file."),
     ),
     "storage": (
-        "The database %(path)s cannot be used.",
-        "The details are in the server log.",
+        i18n.N_("The database %(path)s cannot be used."),
+        i18n.N_("The details are in the server log."),
     ),
 }
 

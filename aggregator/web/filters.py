@@ -15,6 +15,7 @@ from flask import Flask, g, request, url_for
 from markupsafe import Markup, escape
 
 from aggregator.web import i18n
+from aggregator.web.i18n import N_
 
 ARTICLES = {"le", "la", "les", "the", "a", "an", "un", "une", "des", "der", "die", "das"}
 AVATAR_COLOURS = 8  # .avatar-0 ... .avatar-7 in app.css
@@ -23,19 +24,19 @@ PREVIEW_CHARS = 280
 # The keyboard help overlay lists these, in this order; app.js binds the same keys.
 # Another feature adds a key by appending a row here and a handler in app.js.
 SHORTCUTS: list[tuple[tuple[str, ...], str]] = [
-    (("j",), "Next article"),
-    (("k",), "Previous article"),
-    (("o", "Enter"), "Open or close the article"),
-    (("m",), "Toggle read / unread"),
-    (("s",), "Star or unstar"),
-    (("/",), "Focus the search box"),
-    (("f",), "Send to a contact (“This might interest someone”)"),
-    (("g", "N"), "Go to tab number N (0: all)"),
-    (("Esc",), "Close the article"),
-    (("v",), "Open the original in a new tab"),
-    (("A",), "Mark all as read (then « Undo »)"),
-    (("r",), "Refresh: show the new articles"),
-    (("?",), "Show this help"),
+    (("j",), N_("Next article")),
+    (("k",), N_("Previous article")),
+    (("o", "Enter"), N_("Open or close the article")),
+    (("m",), N_("Toggle read / unread")),
+    (("s",), N_("Star or unstar")),
+    (("/",), N_("Focus the search box")),
+    (("f",), N_("Send to a contact (“This might interest someone”)")),
+    (("g", "N"), N_("Go to tab number N (0: all)")),
+    (("Esc",), N_("Close the article")),
+    (("v",), N_("Open the original in a new tab")),
+    (("A",), N_("Mark all as read (then « Undo »)")),
+    (("r",), N_("Refresh: show the new articles")),
+    (("?",), N_("Show this help")),
 ]
 
 

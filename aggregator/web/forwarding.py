@@ -54,6 +54,7 @@ from aggregator.mail import Letter
 from aggregator.mail.compose import SUBJECT_MAX, subject_for
 from aggregator.models import Contact, EntryView, Forward, Need
 from aggregator.web import i18n, safe_next, state, wants_json
+from aggregator.web.i18n import N_
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import id_arg, text_arg
 
@@ -63,12 +64,12 @@ bp = Blueprint("forwarding", __name__)
 
 MAX_RECIPIENTS = 20  # one click; the rate limit counts each recipient anyway
 STATE_WORDS = {
-    "queued": "waiting to be sent",
-    "sending": "sending",
-    "sent": "sent",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "uncertain": "maybe sent",
+    "queued": N_("waiting to be sent"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "uncertain": N_("maybe sent"),
 }
 PENDING = ("queued", "sending")
 

@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from aggregator.errors import AggregatorError, ConfigError
 from aggregator.opml import MAX_DEPTH, MAX_FEEDS
 from aggregator.web import state
+from aggregator.web.i18n import N_
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import text_arg
 from aggregator.web.subscriptions import stashes, write_config
@@ -154,7 +155,7 @@ def confirm() -> Any:
     return redirect(url_for("views.feeds"))
 
 
-SKIPPED_REASONS = {"invalid address": "invalid address", "not a feed": "not a feed"}
+SKIPPED_REASONS = {"invalid address": N_("invalid address"), "not a feed": N_("not a feed")}
 
 
 @bp.app_template_global()

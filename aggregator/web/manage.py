@@ -21,6 +21,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from aggregator.config.values import normalize_url
 from aggregator.errors import NotFound
 from aggregator.web import safe_next, state
+from aggregator.web.i18n import N_
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import bad_request, text_arg
 from aggregator.web.subscriptions import (
@@ -42,13 +43,13 @@ bp = Blueprint("manage", __name__)
 # a value written by hand that is not in this list is shown and kept as it is).
 REFRESH_CHOICES = ("15m", "30m", "1h", "2h", "6h", "12h", "1d")
 REFRESH_LABELS = {
-    "15m": "every 15 minutes",
-    "30m": "every 30 minutes",
-    "1h": "every hour",
-    "2h": "every 2 hours",
-    "6h": "every 6 hours",
-    "12h": "every 12 hours",
-    "1d": "every day",
+    "15m": N_("every 15 minutes"),
+    "30m": N_("every 30 minutes"),
+    "1h": N_("every hour"),
+    "2h": N_("every 2 hours"),
+    "6h": N_("every 6 hours"),
+    "12h": N_("every 12 hours"),
+    "1d": N_("every day"),
 }
 DEFAULT_REFRESH = ""  # the form's value for "use settings.refresh"
 

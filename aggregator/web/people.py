@@ -25,7 +25,10 @@ from aggregator.export import contact_json, forward_json
 from aggregator.forward import ForwardError
 from aggregator.models import Contact, Rule
 from aggregator.web import safe_next, state, wants_json
-from aggregator.web.i18n import config_message  # issue 10: form problems in French
+from aggregator.web.i18n import (
+    N_,
+    config_message,  # issue 10: form problems in French
+)
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import bad_cursor, id_arg, int_arg, parse_int, text_arg
 
@@ -40,7 +43,7 @@ STATES = ("queued", "sending", "sent", "failed", "cancelled", "uncertain")
 MAX_INTERESTS_TEXT = 2000
 ALERTS_PAGE = 200
 RULE_HITS_MAX = 200  # entry ids per /api/rule-hits request
-PERIOD_WORDS = {"weekly": "every week", "daily": "every day"}
+PERIOD_WORDS = {"weekly": N_("every week"), "daily": N_("every day")}
 
 
 def _before_id() -> int | None:

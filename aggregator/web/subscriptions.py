@@ -30,6 +30,7 @@ from aggregator.errors import ConfigError, NotFound
 from aggregator.fetch import Fetcher
 from aggregator.models import Config, Settings
 from aggregator.web import state
+from aggregator.web.i18n import N_
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import bad_request, text_arg
 
@@ -45,26 +46,26 @@ MAX_TAB = 100
 PREVIEW_HEADLINES = 5
 NEW_TAB = ""  # the tab <select>'s "new tab" choice: no tab is named with nothing
 
-# A DiscoveryError's code -> what the person reads (French in i18n.FR).
+# A DiscoveryError's code -> what the person reads (French in the catalogs).
 DISCOVERY_MESSAGES = {
-    "invalid_address": "This is not an address we can read: paste a website or feed address (https://…) or a handle such as @name@instance.",  # noqa: E501
-    "unsupported_scheme": "Only http:// and https:// addresses can be followed.",
-    "private_address": "This address points to a private network: it is blocked for safety (allow_private_networks in feeds.yaml allows it).",  # noqa: E501
-    "no_feed": "No feed was found at this address: the site may not publish one. Try the address of its blog or news page.",  # noqa: E501
-    "no_public_feed": "This platform publishes no public feed. You can run a bridge such as RSS-Bridge or RSSHub yourself and paste here the feed address it gives.",  # noqa: E501
-    "unreachable": "The site could not be reached: check the address, or try again later.",
-    "timeout": "The site did not answer in time: try again later.",
-    "too_large": "The page is too big to be read.",
-    "not_found": "This page does not exist (error 404): check the address.",
-}
-UNKNOWN_DISCOVERY = "This address could not be read."
+    "invalid_address": N_("This is not an address we can read: paste a website or feed address (https://…) or a handle such as @name@instance."),  # noqa: E501
+    "unsupported_scheme": N_("Only http:// and https:// addresses can be followed."),
+    "private_address": N_("This address points to a private network: it is blocked for safety (allow_private_networks in feeds.yaml allows it)."),  # noqa: E501
+    "no_feed": N_("No feed was found at this address: the site may not publish one. Try the address of its blog or news page."),  # noqa: E501
+    "no_public_feed": N_("This platform publishes no public feed. You can run a bridge such as RSS-Bridge or RSSHub yourself and paste here the feed address it gives."),  # noqa: E501
+    "unreachable": N_("The site could not be reached: check the address, or try again later."),
+    "timeout": N_("The site did not answer in time: try again later."),
+    "too_large": N_("The page is too big to be read."),
+    "not_found": N_("This page does not exist (error 404): check the address."),
+}  # fmt: skip
+UNKNOWN_DISCOVERY = N_("This address could not be read.")
 # What the box accepts, shown under it (labels translated in the template).
 EXAMPLES = (
-    ("a website:", "https://www.example.org"),
-    ("a feed (RSS, Atom, JSON Feed):", "https://www.example.org/feed.xml"),
-    ("a Mastodon account:", "@alice@mastodon.social"),
+    (N_("a website:"), "https://www.example.org"),
+    (N_("a feed (RSS, Atom, JSON Feed):"), "https://www.example.org/feed.xml"),
+    (N_("a Mastodon account:"), "@alice@mastodon.social"),
     (
-        "a Bluesky, YouTube, Reddit, PeerTube, Substack or Medium page:",
+        N_("a Bluesky, YouTube, Reddit, PeerTube, Substack or Medium page:"),
         "https://bsky.app/profile/alice.bsky.social",
     ),
 )
@@ -96,7 +97,7 @@ def kind_label(kind: str | None) -> str | None:
     return next((label for prefix, label in FEED_KINDS if (kind or "").startswith(prefix)), None)
 
 
-PLACEHOLDER = "https://… or @name@instance"
+PLACEHOLDER = N_("https://… or @name@instance")
 
 
 class Stash(Generic[T]):
