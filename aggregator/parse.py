@@ -1,6 +1,8 @@
 """Feed parsing: response bytes + headers -> models.ParsedFeed.
 
-This module owns reading RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 (through feedparser) and
+This module owns reading RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 (through feedparser, or
+for well-formed RSS 1.0/2.0 and Atom 1.0 through ``fastfeed``, which gives the same
+values for a fraction of the CPU and hands anything unusual back to feedparser) and
 JSON Feed 1.0/1.1 (by hand: released feedparser does not read it), and turning what
 they contain into plain, bounded values: text without control characters, aware UTC
 datetimes or None, absolute links, a stable guid per entry. It does NOT sanitize
@@ -22,6 +24,7 @@ import html
 import io
 import json
 import logging
+import os
 import re
 import time
 from datetime import UTC, datetime
@@ -33,11 +36,14 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import feedparser.mixin
 
+from . import fastfeed
 from .errors import ParseError
 from .models import Enclosure, ParsedEntry, ParsedFeed
 
 log = logging.getLogger(__name__)
 
+# False (or AGGREGATOR_NO_FAST_PARSE=1): every RSS/Atom document goes through feedparser.
+FAST_PATH = os.environ.get(fastfeed.ENV_SWITCH, "") not in ("1", "true", "yes")
 MAX_ENTRIES = 500  # per fetch; the first ones in document order are kept
 MAX_FEED_ICONS = 3  # a feed's own pictures kept as icon candidates
 MAX_ENCLOSURES = 20
@@ -149,16 +155,20 @@ def _parse_xml_feed(body: bytes, url: str, headers: dict[str, str], mime: str) -
     # URLs in HTML against ParsedEntry.base_url (feedparser's xml:base-aware base).
     # feedparser's own resolver would re-serialize every HTML field and joins URLs
     # without decoding entities ("jav&#x09;ascript:" became a path on the site).
-    try:
-        d = feedparser.parse(
-            io.BytesIO(body),
-            response_headers=fp_headers,
-            resolve_relative_uris=False,
-            sanitize_html=False,
-        )
-    except Exception as e:  # feedparser recovers from nearly everything; never crash on a feed
-        log.warning("%s: feedparser failed", url, exc_info=True)
-        raise ParseError(url, "not_a_feed", f"the feed could not be read ({e})") from e
+    # Well-formed RSS 2.0 / RSS 1.0 / Atom 1.0 first goes through fastfeed, which gives
+    # the very values feedparser would (tests/test_fastfeed.py) or None when unsure.
+    d = fastfeed.read(body, fp_headers) if FAST_PATH else None
+    if d is None:
+        try:
+            d = feedparser.parse(
+                io.BytesIO(body),
+                response_headers=fp_headers,
+                resolve_relative_uris=False,
+                sanitize_html=False,
+            )
+        except Exception as e:  # feedparser recovers from nearly everything; never crash
+            log.warning("%s: feedparser failed", url, exc_info=True)
+            raise ParseError(url, "not_a_feed", f"the feed could not be read ({e})") from e
     feed = d.get("feed") or {}
     version = d.get("version") or ""
     if not version and not d.get("entries"):
