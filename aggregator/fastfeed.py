@@ -98,71 +98,10 @@ _FORBIDDEN_INERT = _READ_KEYS | {
 }
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _TEXT_TYPES = {"text/plain", "text/html"}
-# XHTML content is serialized by feedparser tag by tag; these plain HTML elements have no
-# feedparser handler under the "xhtml_" prefix (``body`` has one) and no special case
-# (``svg``, ``math``).
-_XHTML_TAGS = {
-    "a",
-    "abbr",
-    "acronym",
-    "address",
-    "b",
-    "bdi",
-    "bdo",
-    "big",
-    "blockquote",
-    "br",
-    "caption",
-    "cite",
-    "code",
-    "col",
-    "colgroup",
-    "dd",
-    "del",
-    "dfn",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "figcaption",
-    "figure",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "i",
-    "img",
-    "ins",
-    "kbd",
-    "li",
-    "mark",
-    "ol",
-    "p",
-    "pre",
-    "q",
-    "s",
-    "samp",
-    "small",
-    "span",
-    "strike",
-    "strong",
-    "sub",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "tr",
-    "tt",
-    "u",
-    "ul",
-    "var",
-}  # fmt: skip
+# XHTML content is serialized by feedparser tag by tag, whatever the tag, except these:
+# ``body`` has an end handler under the "xhtml_" prefix, ``svg`` and ``math`` get their
+# namespace written out and svg its own title handling.
+_XHTML_SPECIAL = {"body", "svg", "math"}
 # Elements whose text feedparser resolves against the base URI (mixin.can_be_relative_uri).
 _RELATIVE = _M.can_be_relative_uri
 _QUERY_FIX = re.compile("&([A-Za-z0-9_]+);")
@@ -479,7 +418,7 @@ class _Reader:
         self.inimage = True
         self.title_depth = -1
         for child in el:
-            if self.name(child.tag)[0] not in ("title", "link", "url", "width", "height"):
+            if self.name(child.tag)[0] not in _IMAGE_PARTS:
                 raise _Decline("image child")
             self.visit(child, depth + 1, base)
         self.inimage = False
@@ -568,7 +507,7 @@ class _Reader:
         if not tag.startswith("{" + _XHTML_NS + "}"):
             raise _Decline("non-XHTML element in XHTML content")
         local = tag[len(_XHTML_NS) + 2 :].lower()
-        if local not in _XHTML_TAGS:
+        if local in _XHTML_SPECIAL:
             raise _Decline(f"XHTML element {local}")
         attrs = []
         for key, value in el.attrib.items():
