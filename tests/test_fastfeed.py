@@ -552,6 +552,28 @@ def rss_documents(draw) -> bytes:
     ).encode()
 
 
+@st.composite
+def rdf_documents(draw) -> bytes:
+    """RSS 1.0: the channel and the items side by side under rdf:RDF."""
+    items = draw(st.lists(rss_item(), max_size=4))
+    title, url = draw(TEXTS), draw(URLS)
+    channel = (
+        f"<channel rdf:about={quoteattr(url)}><title>{title}</title><link>{url}</link>"
+        "<items><rdf:Seq><rdf:li rdf:resource='https://example.org/1'/></rdf:Seq></items>"
+        "<image rdf:resource='https://example.org/i.png'/></channel>"
+    )
+    position = draw(st.integers(0, len(items)))
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rdf:RDF xmlns="http://purl.org/rss/1.0/"'
+        + RSS_NS
+        + ">"
+        + "".join(items[:position])
+        + channel
+        + "".join(items[position:])
+        + "</rdf:RDF>"
+    ).encode()
+
+
 XHTML = st.sampled_from(
     [
         '<div xmlns="http://www.w3.org/1999/xhtml"><p>Un <a href="/rel" rel="NoFollow">lien</a> &amp; <em>texte</em></p></div>',
@@ -678,13 +700,21 @@ def test_generated_rss_parses_the_same_both_ways(body):
     )
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=rdf_documents())
+def test_generated_rss10_parses_the_same_both_ways(body):
+    assert_same(body, {"Content-Type": "application/rdf+xml"}, "https://example.org/blog/index.rdf")
+
+
 @SETTINGS
 @given(body=atom_documents())
 def test_generated_atom_parses_the_same_both_ways(body):
     assert_same(body, {"Content-Type": "application/atom+xml"}, "https://example.org/blog/atom.xml")
 
 
-@pytest.mark.parametrize("generate", [rss_documents(), atom_documents()], ids=["rss", "atom"])
+@pytest.mark.parametrize(
+    "generate", [rss_documents(), atom_documents(), rdf_documents()], ids=["rss", "atom", "rdf"]
+)
 def test_generated_documents_mostly_take_the_fast_path(generate):
     """The generators above really exercise the fast reader (not only its declines)."""
     accepted = 0
