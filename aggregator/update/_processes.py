@@ -263,6 +263,8 @@ def stop_pool(pool: cf.ProcessPoolExecutor, *, grace: float) -> None:
             for ready in multiprocessing.connection.wait(list(left), remaining):
                 left.pop(ready, None)  # type: ignore[call-overload]
         if not left:
+            for process in processes:  # exited: reap them now (their CPU is then
+                process.join(1.0)  # counted in RUSAGE_CHILDREN; no zombies left)
             return
         if grace:
             log.warning("%d parse worker process(es) did not stop in %s s", len(left), grace)
