@@ -7,7 +7,7 @@ a feed URL, a database path) and says what to do. Causes are chained with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -45,6 +45,10 @@ class ConfigProblem:
     line: int
     col: int
     message: str
+    # The message as a gettext template and its parameters (aggregator.config._text.Text),
+    # for the dashboard to say it in French; ``message`` is its English rendering. Set
+    # by aggregator.config.yamlfile.problem(), hence not an __init__ argument.
+    text: object = field(default=None, init=False, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.message}"

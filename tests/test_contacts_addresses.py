@@ -185,7 +185,8 @@ def test_dashboard_form_refuses_hidden_characters(site: dict) -> None:
             assert r.status_code == 400, code(char)
             if "problems" in r.json:  # refused by the config layer
                 (problem,) = r.json["problems"]
-                assert f"invisible or control character ({code(char)}" in problem
+                # said in French by the dashboard (issue 10: config problems via the catalog)
+                assert f"caractère invisible ou de contrôle ({code(char)}" in problem
             else:  # or before, by the form's own check of control characters (C0, C1)
                 assert unicodedata.category(char) == "Cc", r.json
         assert path.read_bytes() == before

@@ -159,7 +159,9 @@ def test_one_word_for_email_and_no_gendered_advice():
         forms = message.string if isinstance(message.string, (list, tuple)) else [message.string]
         values += [f for f in forms if f and message.id]
     assert len(values) > 400
-    assert not [v for v in values if re.search(r"(?i)\be-?mails?\b", v)], "say « courriel »"
+    # YAML keys ('email', email: true) and placeholders are names, not words
+    words = [re.sub(r"'[^']*'|%\(\w+\)\w|\bemail:", "", v) for v in values]
+    assert not [w for w in words if re.search(r"(?i)\be-?mails?\b", w)], "say « courriel »"
     assert not [v for v in values if "ajoutez-le" in v or "ajoutez-la" in v]
 
 
@@ -250,9 +252,9 @@ def test_i18n_holds_no_translation_dictionary():
     """French lives in the .po files only (issue 10): no FR/FR_PLURALS dicts, no regex
     rules translating English sentences."""
     source = (ROOT / "aggregator" / "web" / "i18n.py").read_text(encoding="utf-8")
-    for name in ("FR", "FR_PLURALS"):
+    for name in ("FR", "FR_PLURALS", "CONFIG_RULES_FR", "CONFIG_HINTS_FR", "MONTHS"):
         assert not hasattr(i18n, name), name
-    assert "FR.update" not in source
+    assert "FR.update" not in source and "re.fullmatch" not in source
 
 
 def test_a_translators_edit_of_the_po_file_is_what_the_dashboard_says(tmp_path, monkeypatch):
@@ -343,3 +345,165 @@ def test_forwarded_email_date_is_the_configured_zones_day(tmp_path, smtp):
     sent = smtp.wait_for(1)[0].message.get_body(("plain",)).get_content()
     assert "29 novembre 2026" in sent and "30 novembre" not in sent
     st.close()
+
+
+# --- config problems: gettext templates, said in French through the catalog -----------
+
+BROKEN_FEEDS = {
+    "unknown key": f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n        titel: X\n",
+    "hinted key": f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n        ever: 1h\n",
+    "key not known at all": f"tabs:\n  - name: A\n    zzz: 1\n    feeds:\n      - url: {NEWS}\n",
+    "setting at the top": f"refresh: 1h\ntabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n",
+    "duplicate key": f"tabs:\n  - name: A\n    name: B\n    feeds:\n      - url: {NEWS}\n",
+    "bad duration": f"settings:\n  refresh: soon\ntabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n",
+    "seconds for minutes": f"settings:\n  refresh: 30\ntabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n",
+    "yes for true": (
+        f"settings:\n  allow_private_networks: yes\ntabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
+    ),
+    "no name, no url": "tabs:\n  - feeds:\n      - title: X\n",
+    "feed listed twice": f"tabs:\n  - name: A\n    feeds:\n      - {NEWS}\n      - {NEWS}\n",
+    "url without scheme": "tabs:\n  - name: A\n    feeds:\n      - url: example.org/feed\n",
+    "feeds as a list": "tabs:\n  - name: A\n    feeds: [[1]]\n",
+    "display": (
+        "settings:\n  display:\n    time_zone: Europe/Pariss\n    locale: de\n    headlines: 0\n"
+        f"    tz: UTC\ntabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
+    ),
+    "mail": (
+        "settings:\n  mail:\n    host: smtp.example.org\n    security: tls\n    password: x\n"
+        f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
+    ),
+    "imap": f"settings:\n  imap:\n    port: 99999\ntabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n",
+    "rules": (
+        f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
+        "rules:\n  - words: [emploi]\n    actions: [mute]\n    tab: Nope\n"
+    ),
+    "a colon in a title": CLAIRE,
+    "a tab for indentation": "tabs:\n\t- name: A\n",
+    "a tag": "tabs: !!python/object x\n",
+}
+BROKEN_CONTACTS = {
+    "address": "- name: Camille\n  email: camille@@example\n",
+    "no name": "- email: sam@example.org\n",
+    "interests as text": "- name: Sam\n  email: sam@example.org\n  interests: cinéma, emploi\n",
+    "twice": "- name: A\n  email: a@example.org\n- name: B\n  email: a@example.org\n",
+    "needs": "- name: A\n  email: a@example.org\n  needs:\n    - cherche appart\n",
+    "not a list": "name: Sam\n",
+}
+
+
+def _problems(kind: str, yaml: str, tmp_path: Path):
+    from aggregator.config.contacts import parse_contacts
+    from aggregator.config.feeds import parse_config
+    from aggregator.errors import ConfigError
+
+    parse = parse_config if kind == "feeds" else parse_contacts
+    try:
+        parse(yaml, str(tmp_path / f"{kind}.yaml"))
+    except ConfigError as e:
+        return e.problems
+    raise AssertionError(f"no problem found in {yaml!r}")
+
+
+@pytest.mark.parametrize(
+    ("kind", "yaml"),
+    [("feeds", y) for y in BROKEN_FEEDS.values()]
+    + [("contacts", y) for y in BROKEN_CONTACTS.values()],
+    ids=[f"feeds: {k}" for k in BROKEN_FEEDS] + [f"contacts: {k}" for k in BROKEN_CONTACTS],
+)
+def test_config_problems_are_templates_said_in_french(kind, yaml, tmp_path):
+    """Every problem carries its gettext template and parameters; the English message
+    (CLI, log) is their English rendering, and the dashboard's French comes from the
+    catalog, hint and "got ..." parts included."""
+    from aggregator.config._text import Text
+
+    for problem in _problems(kind, yaml, tmp_path):
+        assert isinstance(problem.text, Text), problem
+        assert str(problem.text) == problem.message
+        english, translated = i18n.config_message(problem, "en")
+        assert (english, translated) == (problem.message, True)
+        french, translated = i18n.config_message(problem, "fr")
+        if "while parsing" in problem.message:
+            assert (french, translated) == (problem.message, False)  # the parser's own words
+            continue
+        assert translated, problem.message
+        assert french != problem.message
+        for english_word in ("did you mean", " got ", "must be", "is not a", "expected"):
+            assert english_word not in french, french
+
+
+def test_a_hint_is_said_in_the_language_of_its_sentence(tmp_path):
+    problems = _problems("feeds", BROKEN_FEEDS["hinted key"], tmp_path)
+    (problem,) = problems
+    assert problem.message == "'ever' is not a feed key; did you mean 'refresh'?"
+    assert i18n.config_message(problem, "fr") == (
+        "'ever' n'est pas une clé de « feed » ; vouliez-vous dire 'refresh' ?",
+        True,
+    )
+    (problem,) = _problems("feeds", BROKEN_FEEDS["bad duration"], tmp_path)
+    french = i18n.config_message(problem, "fr")[0]
+    assert french == (
+        "refresh : 'soon' n'est pas une durée ; écrivez un nombre suivi de s, m, h ou d,"
+        " par exemple 90s, 15m, 2h, 1d ou 1h30m"
+    )
+
+
+def test_a_message_the_catalog_cannot_say_stays_english(tmp_path, monkeypatch):
+    from aggregator.web import catalog
+
+    (problem,) = _problems("feeds", BROKEN_FEEDS["hinted key"], tmp_path)
+    single, plural = catalog.load("fr")
+    hint = "did you mean 'refresh'?"
+    monkeypatch.setattr(
+        catalog, "load", lambda lang: ({k: v for k, v in single.items() if k != hint}, plural)
+    )
+    assert i18n.config_message(problem, "fr") == (problem.message, False)
+    assert i18n.config_message("something the catalog does not know", "fr") == (
+        "something the catalog does not know",
+        False,
+    )
+
+
+def test_every_config_problem_template_has_a_french_translation(template):
+    """The N_() templates of aggregator/config, as Babel's extractor finds them."""
+    from aggregator.web import catalog
+
+    marked = {
+        m.id
+        for m in template
+        if m.id and any(path.startswith("aggregator/config/") for path, _line in m.locations)
+    }
+    assert len(marked) > 150
+    assert "'%(key)s' is not a %(section)s key (did you mean '%(guess)s'?)" in marked
+    single = catalog.load("fr")[0]
+    assert sorted(m for m in marked if not single.get(m)) == []
+
+
+def test_config_problems_pickle_with_their_template(tmp_path):
+    import pickle
+
+    from aggregator.config._text import Invalid
+    from aggregator.config.values import parse_duration
+    from aggregator.errors import ConfigError
+
+    problems = _problems("feeds", BROKEN_FEEDS["unknown key"], tmp_path)
+    again = pickle.loads(pickle.dumps(ConfigError(problems)))
+    assert again.problems == problems and again.problems[0].text == problems[0].text
+    with pytest.raises(Invalid) as caught:
+        parse_duration("soon")
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert str(copy) == str(caught.value) and copy.text == caught.value.text
+
+
+def test_a_refused_edit_lists_the_files_problems_in_french(tmp_path):
+    from websupport import token as csrf_token
+
+    yaml = f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n        titel: X\n"
+    app = app_over(tmp_path, yaml)
+    client = app.test_client()
+    r = client.post("/manage/tabs/add", data={"csrf_token": csrf_token(client), "name": "B"})
+    assert r.status_code in (302, 303)
+    page = text(client.get("/manage"))
+    refusal = re.search(r'config-refusal">.*?<ul class="problems">(.*?)</ul>', page, re.S).group(1)
+    assert ":5:9: 'titel' n'est pas une clé de « feed » (vouliez-vous dire 'title' ?)" in refusal
+    assert 'lang="en"' not in refusal
+    app.extensions["aggregator"].close()

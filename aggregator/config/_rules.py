@@ -24,18 +24,19 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from aggregator.models import Rule, TabConfig
 
 from . import values
+from ._text import N_, Invalid
 from .yamlfile import INVALID, Problems, convert, describe, is_null, mapping, scalar, text_or_none
 
 RULE_KEYS = ("words", "phrase", "name", "tab", "feed", "actions", "email")
 ACTIONS = ("highlight", "star", "mark_read", "notify")
 RULE_HINTS = {
-    "word": "did you mean 'words'?",
-    "keywords": "did you mean 'words'?",
-    "keyword": "did you mean 'words'?",
-    "action": "did you mean 'actions'?",
-    "do": "did you mean 'actions'?",
-    "url": "did you mean 'feed'?",
-    "mail": "did you mean 'email'?",
+    "word": N_("did you mean 'words'?"),
+    "keywords": N_("did you mean 'words'?"),
+    "keyword": N_("did you mean 'words'?"),
+    "action": N_("did you mean 'actions'?"),
+    "do": N_("did you mean 'actions'?"),
+    "url": N_("did you mean 'feed'?"),
+    "mail": N_("did you mean 'email'?"),
 }
 ACTION_HINTS = {
     "mark-read": "mark_read",
@@ -57,24 +58,28 @@ ACTION_HINTS = {
 def _word(node: Node) -> str:
     text = text_or_none(node)
     if not text:
-        raise ValueError("a word cannot be empty")
+        raise Invalid(N_("a word cannot be empty"))
     from aggregator.forward.matching import words  # the matcher's own folding
 
     if not words(text):
-        raise ValueError(f"'{text}' has no letter or digit to match")
+        raise Invalid(N_("'%(word)s' has no letter or digit to match"), word=text)
     return text
 
 
 def _words(node: Node) -> tuple[str, ...]:
     if isinstance(node, ScalarNode) and not is_null(node):
         items = [w.strip() for w in str(node.value).split(",") if w.strip()]
-        raise ValueError(f"must be a list, not a single text; write [{', '.join(items)}]")
+        raise Invalid(
+            N_("must be a list, not a single text; write [%(items)s]"), items=", ".join(items)
+        )
     if not isinstance(node, SequenceNode) or not node.value:
-        raise ValueError(f"must be a list of words, got {describe(node)}")
+        raise Invalid(N_("must be a list of words, got %(found)s"), found=describe(node))
     out: list[str] = []
     for item in node.value:
         if not isinstance(item, ScalarNode) or is_null(item):
-            raise ValueError(f"each word must be a word or phrase, got {describe(item)}")
+            raise Invalid(
+                N_("each word must be a word or phrase, got %(found)s"), found=describe(item)
+            )
         word = _word(item)
         if word not in out:
             out.append(word)
@@ -84,15 +89,27 @@ def _words(node: Node) -> tuple[str, ...]:
 def _actions(node: Node) -> tuple[str, ...]:
     items = [node] if isinstance(node, ScalarNode) else node.value
     if not isinstance(node, ScalarNode | SequenceNode) or not items or is_null(node):
-        raise ValueError(f"must be a list such as [highlight, notify], got {describe(node)}")
+        raise Invalid(
+            N_("must be a list such as [highlight, notify], got %(found)s"), found=describe(node)
+        )
     out: list[str] = []
     for item in items:
-        raw = scalar(item, "an action").strip()
+        raw = scalar(item, N_("an action")).strip()
         action = raw.lower()
         if action not in ACTIONS:
             hint = ACTION_HINTS.get(action)
-            advice = f" (did you mean '{hint}'?)" if hint else ""
-            raise ValueError(f"'{raw}' is not an action{advice}; use {', '.join(ACTIONS)}")
+            if hint:
+                raise Invalid(
+                    N_("'%(raw)s' is not an action (did you mean '%(guess)s'?); use %(actions)s"),
+                    raw=raw,
+                    guess=hint,
+                    actions=", ".join(ACTIONS),
+                )
+            raise Invalid(
+                N_("'%(raw)s' is not an action; use %(actions)s"),
+                raw=raw,
+                actions=", ".join(ACTIONS),
+            )
         if action not in out:
             out.append(action)
     return tuple(out)
@@ -104,7 +121,9 @@ def parse_rules(node: Node, problems: Problems, tabs: tuple[TabConfig, ...]) -> 
         return ()
     if not isinstance(node, SequenceNode):
         problems.add(
-            node, f"rules: must be a list, each starting with '- words:', got {describe(node)}"
+            node,
+            N_("rules: must be a list, each starting with '- words:', got %(found)s"),
+            found=describe(node),
         )
         return ()
     tab_names = {t.name.casefold(): t.name for t in tabs}
@@ -112,7 +131,11 @@ def parse_rules(node: Node, problems: Problems, tabs: tuple[TabConfig, ...]) -> 
     out: list[Rule] = []
     for item in node.value:
         if not isinstance(item, MappingNode):
-            problems.add(item, f"each rule must be a mapping with 'words:', got {describe(item)}")
+            problems.add(
+                item,
+                N_("each rule must be a mapping with 'words:', got %(found)s"),
+                found=describe(item),
+            )
             continue
         keys = mapping(item, problems, what="rule", known=RULE_KEYS, hints=RULE_HINTS)
         found: dict[str, object] = {}
@@ -121,23 +144,40 @@ def parse_rules(node: Node, problems: Problems, tabs: tuple[TabConfig, ...]) -> 
         if "phrase" in keys:
             found["phrase"] = convert(problems, keys["phrase"][1], _word, "phrase")
         if "words" not in keys and "phrase" not in keys:
-            problems.add(item, "this rule has no 'words:' (or 'phrase:') to look for")
+            problems.add(item, N_("this rule has no 'words:' (or 'phrase:') to look for"))
         if "actions" in keys:
             found["actions"] = convert(problems, keys["actions"][1], _actions, "actions")
         else:
-            problems.add(item, "this rule has no 'actions:' (highlight, star, mark_read, notify)")
+            problems.add(
+                item, N_("this rule has no 'actions:' (highlight, star, mark_read, notify)")
+            )
         for key in ("name", "tab", "feed"):
             if key in keys:
                 found[key] = convert(problems, keys[key][1], text_or_none, key)
         if "email" in keys:
             found["email"] = convert(
-                problems, keys["email"][1], lambda n: values.parse_bool(scalar(n, "true")), "email"
+                problems,
+                keys["email"][1],
+                lambda n: values.parse_bool(scalar(n, N_("true"))),
+                "email",
             )
         tab = found.get("tab")
         if isinstance(tab, str):
             if tab.casefold() not in tab_names:
-                known = ", ".join(sorted(tab_names.values())) or "none yet"
-                problems.add(keys["tab"][1], f"tab: there is no tab '{tab}' (tabs: {known})")
+                known = ", ".join(sorted(tab_names.values()))
+                if known:
+                    problems.add(
+                        keys["tab"][1],
+                        N_("tab: there is no tab '%(tab)s' (tabs: %(known)s)"),
+                        tab=tab,
+                        known=known,
+                    )
+                else:
+                    problems.add(
+                        keys["tab"][1],
+                        N_("tab: there is no tab '%(tab)s' (tabs: none yet)"),
+                        tab=tab,
+                    )
                 found["tab"] = INVALID
             else:
                 found["tab"] = tab_names[tab.casefold()]
@@ -146,11 +186,13 @@ def parse_rules(node: Node, problems: Problems, tabs: tuple[TabConfig, ...]) -> 
             with contextlib.suppress(ValueError):
                 feed = found["feed"] = values.normalize_url(feed)
         if isinstance(feed, str) and feed not in feed_urls:
-            problems.add(keys["feed"][1], f"feed: '{feed}' is not a feed of this file")
+            problems.add(
+                keys["feed"][1], N_("feed: '%(feed)s' is not a feed of this file"), feed=feed
+            )
             found["feed"] = INVALID
         actions = found.get("actions")
         if found.get("email") is True and isinstance(actions, tuple) and "notify" not in actions:
-            problems.add(keys["email"][1], "email: true needs the 'notify' action")
+            problems.add(keys["email"][1], N_("email: true needs the 'notify' action"))
             found["email"] = INVALID
         if any(v is INVALID for v in found.values()) or "actions" not in found:
             continue

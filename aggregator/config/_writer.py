@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._roundtrip import _round_trip
+from ._text import N_
 from .yamlfile import Problems, atomic_write, compose, decode, fail
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def _edit(
             except FileNotFoundError:
                 data = None
             except OSError as e:
-                raise fail(file, f"cannot read this file: {e.strerror}") from e
+                raise fail(file, N_("cannot read this file: %(reason)s"), reason=e.strerror) from e
             text = "" if data is None else decode(data, file)
             validate(text, file)  # refuse to edit a file that is already invalid
             yaml = _round_trip(compose(text, Problems(file)), flat=flat)
@@ -87,8 +88,8 @@ def _edit(
             return result
     raise fail(
         file,
-        f"this file was changed {MAX_ATTEMPTS} times while being edited; nothing was"
-        " written, try again",
+        N_("this file was changed %(n)s times while being edited; nothing was written, try again"),
+        n=MAX_ATTEMPTS,
     )
 
 
@@ -114,7 +115,7 @@ def _folder_lock(folder: Path, file: str) -> Iterator[None]:
                     raise
                 if time.monotonic() > deadline:
                     raise fail(
-                        file, "another edit of this file is taking too long; try again"
+                        file, N_("another edit of this file is taking too long; try again")
                     ) from None
                 time.sleep(0.01)
         yield

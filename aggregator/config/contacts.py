@@ -24,6 +24,7 @@ from aggregator.errors import ConfigError, NotFound
 from aggregator.models import DIGEST_PERIODS, Contact, Need
 
 from . import values
+from ._text import N_, Invalid, Text
 from .yamlfile import (
     INVALID,
     Problems,
@@ -44,24 +45,24 @@ NEED_KEYS = ("what", "since", "until")
 NEED_MAX = 200  # characters of a need's text
 LANGUAGES = ("fr", "en")
 CONTACT_HINTS = {
-    "mail": "did you mean 'email'?",
-    "address": "did you mean 'email'?",
-    "lang": "did you mean 'language'?",
-    "topics": "did you mean 'interests'?",
-    "tags": "did you mean 'interests'?",
-    "vous": "did you mean 'formal'?",
-    "tone": "did you mean 'formal: true'?",
-    "need": "did you mean 'needs'?",
-    "looking_for": "did you mean 'needs'?",
-    "letter": "did you mean 'digest'?",
-    "newsletter": "did you mean 'digest'?",
+    "mail": N_("did you mean 'email'?"),
+    "address": N_("did you mean 'email'?"),
+    "lang": N_("did you mean 'language'?"),
+    "topics": N_("did you mean 'interests'?"),
+    "tags": N_("did you mean 'interests'?"),
+    "vous": N_("did you mean 'formal'?"),
+    "tone": N_("did you mean 'formal: true'?"),
+    "need": N_("did you mean 'needs'?"),
+    "looking_for": N_("did you mean 'needs'?"),
+    "letter": N_("did you mean 'digest'?"),
+    "newsletter": N_("did you mean 'digest'?"),
 }
 NEED_HINTS = {
-    "text": "did you mean 'what'?",
-    "need": "did you mean 'what'?",
-    "from": "did you mean 'since'?",
-    "to": "did you mean 'until'?",
-    "end": "did you mean 'until'?",
+    "text": N_("did you mean 'what'?"),
+    "need": N_("did you mean 'what'?"),
+    "from": N_("did you mean 'since'?"),
+    "to": N_("did you mean 'until'?"),
+    "end": N_("did you mean 'until'?"),
 }
 
 
@@ -73,19 +74,19 @@ def load_contacts(path: str | Path) -> tuple[Contact, ...]:
     except FileNotFoundError:
         return ()
     except OSError as e:
-        raise fail(file, f"cannot read this file: {e.strerror}") from e
+        raise fail(file, N_("cannot read this file: %(reason)s"), reason=e.strerror) from e
     return parse_contacts(decode(data, file), file)
 
 
 def _name(node: Node) -> str:
     name = text_or_none(node)
     if not name:
-        raise ValueError("the name is empty")
+        raise Invalid(N_("the name is empty"))
     return name
 
 
 def _email(node: Node) -> str:
-    return values.check_address(scalar(node, "an email address"))
+    return values.check_address(scalar(node, N_("an email address")))
 
 
 def _interests(node: Node) -> tuple[str, ...]:
@@ -94,51 +95,53 @@ def _interests(node: Node) -> tuple[str, ...]:
     if isinstance(node, ScalarNode):
         words = [w.strip() for w in str(node.value).split(",") if w.strip()]
         example = ", ".join(words) or "cinéma, emploi"
-        raise ValueError(f"must be a list, not a single text; write [{example}]")
+        raise Invalid(N_("must be a list, not a single text; write [%(items)s]"), items=example)
     if not isinstance(node, SequenceNode):
-        raise ValueError(f"must be a list of words, got {describe(node)}")
+        raise Invalid(N_("must be a list of words, got %(found)s"), found=describe(node))
     out: list[str] = []
     for item in node.value:
         if not isinstance(item, ScalarNode) or is_null(item):
-            raise ValueError(f"each interest must be a word or phrase, got {describe(item)}")
+            raise Invalid(
+                N_("each interest must be a word or phrase, got %(found)s"), found=describe(item)
+            )
         word = str(item.value).strip()
         if "\n" in word or "\r" in word:
-            raise ValueError(f"the interest {word!r} must fit on one line")
+            raise Invalid(N_("the interest %(word)r must fit on one line"), word=word)
         if word and word not in out:
             out.append(word)
     return tuple(out)
 
 
 def _language(node: Node) -> str:
-    raw = scalar(node, "fr or en")
+    raw = scalar(node, N_("fr or en"))
     value = raw.strip().lower()
     if value not in LANGUAGES:
-        raise ValueError(f"must be fr or en, got '{raw}'")
+        raise Invalid(N_("must be fr or en, got '%(raw)s'"), raw=raw)
     return value
 
 
 def _formal(node: Node) -> bool:
-    return values.parse_bool(scalar(node, "true or false"))
+    return values.parse_bool(scalar(node, N_("true or false")))
 
 
 def _digest(node: Node) -> str | None:
     if is_null(node):
         return None
-    raw = scalar(node, "weekly or daily")
+    raw = scalar(node, N_("weekly or daily"))
     value = raw.strip().lower()
     if value in ("none", "no", "false", "off"):
         return None
     if value not in DIGEST_PERIODS:
-        raise ValueError(f"must be weekly or daily, got '{raw}'")
+        raise Invalid(N_("must be weekly or daily, got '%(raw)s'"), raw=raw)
     return value
 
 
 def _date(node: Node) -> date:
-    raw = scalar(node, "a date such as 2026-11-03").strip()
+    raw = scalar(node, N_("a date such as 2026-11-03")).strip()
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"'{raw}' is not a date; write it as 2026-11-03") from None
+        raise Invalid(N_("'%(raw)s' is not a date; write it as 2026-11-03"), raw=raw) from None
 
 
 def _needs(node: Node, problems: Problems) -> tuple[Need, ...] | Any:
@@ -147,7 +150,9 @@ def _needs(node: Node, problems: Problems) -> tuple[Need, ...] | Any:
         return ()
     if not isinstance(node, SequenceNode):
         problems.add(
-            node, f"needs: must be a list, each starting with '- what:', got {describe(node)}"
+            node,
+            N_("needs: must be a list, each starting with '- what:', got %(found)s"),
+            found=describe(node),
         )
         return INVALID
     out: list[Need] = []
@@ -156,30 +161,41 @@ def _needs(node: Node, problems: Problems) -> tuple[Need, ...] | Any:
         if isinstance(item, ScalarNode) and not is_null(item):
             problems.add(
                 item,
-                f"needs: each need is a mapping: write '- what: {str(item.value).strip()}' "
-                "and 'since: 2026-11-03' under it",
+                N_(
+                    "needs: each need is a mapping: write '- what: %(what)s' "
+                    "and 'since: 2026-11-03' under it"
+                ),
+                what=str(item.value).strip(),
             )
             ok = False
             continue
         if not isinstance(item, MappingNode):
-            problems.add(item, f"needs: each need must be a mapping, got {describe(item)}")
+            problems.add(
+                item, N_("needs: each need must be a mapping, got %(found)s"), found=describe(item)
+            )
             ok = False
             continue
         keys = mapping(item, problems, what="need", known=NEED_KEYS, hints=NEED_HINTS)
         what = convert(problems, keys["what"][1], _what, "what") if "what" in keys else None
         if "what" not in keys:
-            problems.add(item, "this need has no 'what:' (what the person is looking for)")
+            problems.add(item, N_("this need has no 'what:' (what the person is looking for)"))
         since = convert(problems, keys["since"][1], _date, "since") if "since" in keys else None
         if "since" not in keys:
             problems.add(
-                item, "this need has no 'since:' (the day it was posted, e.g. since: 2026-11-03)"
+                item,
+                N_("this need has no 'since:' (the day it was posted, e.g. since: 2026-11-03)"),
             )
         until = convert(problems, keys["until"][1], _date, "until") if "until" in keys else None
         if INVALID in (what, since, until) or what is None or since is None:
             ok = False
             continue
         if until is not None and until < since:
-            problems.add(keys["until"][1], f"until: {until} is before since: {since}")
+            problems.add(
+                keys["until"][1],
+                N_("until: %(until)s is before since: %(since)s"),
+                until=until,
+                since=since,
+            )
             ok = False
             continue
         out.append(Need(what=what, since=since, until=until, line=item.start_mark.line + 1))
@@ -189,9 +205,11 @@ def _needs(node: Node, problems: Problems) -> tuple[Need, ...] | Any:
 def _what(node: Node) -> str:
     text = text_or_none(node)
     if not text:
-        raise ValueError("is empty; say what the person is looking for")
+        raise Invalid(N_("is empty; say what the person is looking for"))
     if len(text) > NEED_MAX:
-        raise ValueError(f"is too long ({len(text)} characters); keep it under {NEED_MAX}")
+        raise Invalid(
+            N_("is too long (%(n)s characters); keep it under %(max)s"), n=len(text), max=NEED_MAX
+        )
     return text
 
 
@@ -206,7 +224,8 @@ def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
     if not isinstance(root, SequenceNode):
         problems.add(
             root,
-            f"the file must be a list of contacts, each starting with '- name:', got {describe(root)}",
+            N_("the file must be a list of contacts, each starting with '- name:', got %(found)s"),
+            found=describe(root),
         )
         raise problems.error()
     contacts = []
@@ -217,7 +236,8 @@ def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
         if not isinstance(node, MappingNode):
             problems.add(
                 node,
-                f"each contact must be a mapping with 'name:' and 'email:', got {describe(node)}",
+                N_("each contact must be a mapping with 'name:' and 'email:', got %(found)s"),
+                found=describe(node),
             )
             continue
         keys = mapping(node, problems, what="contact", known=CONTACT_KEYS, hints=CONTACT_HINTS)
@@ -237,7 +257,7 @@ def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
             found["needs"] = _needs(keys["needs"][1], problems)
         for required in ("name", "email"):
             if required not in keys:
-                problems.add(node, f"this contact has no '{required}:'")
+                problems.add(node, N_("this contact has no '%(key)s:'"), key=required)
         email = found.get("email", INVALID)
         if email is not INVALID:
             email_node = keys["email"][1]
@@ -245,8 +265,12 @@ def parse_contacts(text: str, file: str) -> tuple[Contact, ...]:
             if folded in emails:
                 problems.add(
                     email_node,
-                    f"the address '{email}' is listed twice (first at line {emails[folded]});"
-                    " keep one contact per address",
+                    N_(
+                        "the address '%(email)s' is listed twice (first at line %(line)s);"
+                        " keep one contact per address"
+                    ),
+                    email=email,
+                    line=emails[folded],
                 )
             else:
                 emails[folded] = email_node.start_mark.line + 1
@@ -272,13 +296,13 @@ def says_no_contacts(text: str, file: str) -> ConfigError | None:
     """None if a valid contacts.yaml with no contact says so on purpose (``[]``), else
     the error that refuses to load it over a list that has contacts. An empty or
     comments-only file is what an editor's half-written file looks like."""
-    advice = "to remove every contact on purpose, write '[]' or delete the file"
+    advice = Text(N_("to remove every contact on purpose, write '[]' or delete the file"))
     root = compose(text, Problems(file))
     if isinstance(root, SequenceNode) and root.flow_style and not root.value:
         return None
     if not text.strip():
-        return fail(file, f"the file is empty; {advice}")
-    return fail(file, f"the file holds no contact, only comments; {advice}")
+        return fail(file, N_("the file is empty; %(advice)s"), advice=advice)
+    return fail(file, N_("the file holds no contact, only comments; %(advice)s"), advice=advice)
 
 
 class ContactSource(YamlSource[tuple[Contact, ...]]):
@@ -340,11 +364,15 @@ def add_need(
     text = " ".join(what.split())
     file = str(path)
     if not text:
-        raise fail(file, "needs: say what the person is looking for")
+        raise fail(file, N_("needs: say what the person is looking for"))
     if len(text) > NEED_MAX:
-        raise fail(file, f"needs: the text is too long; keep it under {NEED_MAX} characters")
+        raise fail(
+            file, N_("needs: the text is too long; keep it under %(max)s characters"), max=NEED_MAX
+        )
     if until is not None and until < since:
-        raise fail(file, f"needs: until {until} is before since {since}")
+        raise fail(
+            file, N_("needs: until %(until)s is before since %(since)s"), until=until, since=since
+        )
 
     def change(item: CommentedMap) -> None:
         need = CommentedMap([("what", text), ("since", since.isoformat())])

@@ -31,55 +31,72 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from aggregator.models import DisplaySettings, Settings
 
 from . import values
+from ._text import N_, Invalid
 from .yamlfile import INVALID, Problems, convert, is_null, scalar, settings_block
 
 DISPLAY_KEYS = ("unread_only", "headlines", "mark_read_on_scroll", "time_zone", "locale")
 DISPLAY_HINTS = {
-    "timezone": "did you mean 'time_zone'?",
-    "tz": "did you mean 'time_zone'?",
-    "unread": "did you mean 'unread_only'?",
-    "items": "did you mean 'headlines'? (headlines per widget)",
-    "items_per_widget": "did you mean 'headlines'? (headlines per widget)",
-    "language": "the language is chosen in the dashboard (Français / English); "
-    "'locale' sets how dates are written",
+    "timezone": N_("did you mean 'time_zone'?"),
+    "tz": N_("did you mean 'time_zone'?"),
+    "unread": N_("did you mean 'unread_only'?"),
+    "items": N_("did you mean 'headlines'? (headlines per widget)"),
+    "items_per_widget": N_("did you mean 'headlines'? (headlines per widget)"),
+    "language": N_(
+        "the language is chosen in the dashboard (Français / English); "
+        "'locale' sets how dates are written"
+    ),
 }
 HEADLINES_RANGE = (1, 50)
 LOCALES = ("fr_CA", "fr_FR", "en")
 
 
 def _bool(node: Node) -> bool:
-    return values.parse_bool(scalar(node, "true or false"))
+    return values.parse_bool(scalar(node, N_("true or false")))
 
 
 def headlines(node: Node) -> int:
-    raw = scalar(node, "a number of headlines")
+    raw = scalar(node, N_("a number of headlines"))
     try:
         n = values.parse_int(raw)
     except ValueError:
         n = 0
     low, high = HEADLINES_RANGE
     if not low <= n <= high:
-        raise ValueError(f"must be a whole number from {low} to {high}, got '{raw}'")
+        raise Invalid(
+            N_("must be a whole number from %(low)s to %(high)s, got '%(raw)s'"),
+            low=low,
+            high=high,
+            raw=raw,
+        )
     return n
 
 
 def time_zone(node: Node) -> str:
-    raw = scalar(node, "a time zone such as America/Montreal").strip()
+    raw = scalar(node, N_("a time zone such as America/Montreal")).strip()
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
         import difflib
 
         close = difflib.get_close_matches(raw, sorted(available_timezones()), n=1, cutoff=0.6)
-        advice = f"did you mean '{close[0]}'?" if close else "e.g. America/Montreal, Europe/Paris"
-        raise ValueError(f"'{raw}' is not a time zone ({advice})") from None
+        if close:
+            raise Invalid(
+                N_("'%(raw)s' is not a time zone (did you mean '%(guess)s'?)"),
+                raw=raw,
+                guess=close[0],
+            ) from None
+        raise Invalid(
+            N_("'%(raw)s' is not a time zone (e.g. America/Montreal, Europe/Paris)"), raw=raw
+        ) from None
     return raw
 
 
 def locale(node: Node) -> str:
-    raw = scalar(node, "fr_CA, fr_FR or en").strip().replace("-", "_")
+    raw = scalar(node, N_("fr_CA, fr_FR or en")).strip().replace("-", "_")
     if raw not in LOCALES:
-        raise ValueError(f"must be one of {', '.join(LOCALES)}, got '{raw}'")
+        raise Invalid(
+            N_("must be one of %(choices)s, got '%(raw)s'"), choices=", ".join(LOCALES), raw=raw
+        )
     return raw
 
 
@@ -93,7 +110,7 @@ def display_settings(node: Node, problems: Problems) -> DisplaySettings:
         "locale": locale,
     }
     found = settings_block(
-        node, problems, what="display", description="display settings",
+        node, problems, what="display", description=N_("display settings"),
         known=DISPLAY_KEYS, hints=DISPLAY_HINTS, checks=checks,
     )  # fmt: skip
     return DisplaySettings(**{k: v for k, v in (found or {}).items() if v is not INVALID})

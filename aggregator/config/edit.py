@@ -55,10 +55,11 @@ from ._roundtrip import (
     _set,
     _split_inner,
 )
+from ._text import N_, Text, reason
 from ._writer import _edit
 from .contacts import parse_contacts
 from .feeds import REFRESH_RANGE, parse_config
-from .yamlfile import fail
+from .yamlfile import fail, problem
 
 
 class AlreadyFollowed(ConfigError):
@@ -358,10 +359,14 @@ def reorder_tabs(path: str | Path, names: list[str]) -> Config:
         for name in names:
             index = _tab_index(data, name)
             if index is None or index in order:
-                raise fail(file, f"the tabs changed meanwhile ({name!r}); reload and try again")
+                raise fail(
+                    file,
+                    N_("the tabs changed meanwhile (%(name)r); reload and try again"),
+                    name=name,
+                )
             order.append(index)
         if len(order) != len(tabs):
-            raise fail(file, "the tabs changed meanwhile; reload and try again")
+            raise fail(file, N_("the tabs changed meanwhile; reload and try again"))
         if order == sorted(order):
             return data
         _reorder(data, order)
@@ -387,7 +392,7 @@ def delete_tab(
         feeds = tab.get("feeds")
         count = len(feeds) if isinstance(feeds, CommentedSeq) else 0
         if target is not None and _same_name(tab, target):
-            raise fail(file, f"cannot move the feeds of the tab {name!r} into itself")
+            raise fail(file, N_("cannot move the feeds of the tab %(name)r into itself"), name=name)
         if count and target is not None:
             while tab.get("feeds"):
                 item, eol = _take(data, (index, tab, 0))
@@ -396,13 +401,17 @@ def delete_tab(
                 assert index is not None
         elif count and not drop_feeds:
             line, col = _position(_tabs(data), index)
-            raise fail(
-                file,
-                f"the tab {name!r} holds {count} feed{'s' if count != 1 else ''}:"
-                " say which tab they go to, or that they are unsubscribed",
-                line,
-                col,
-            )
+            if count == 1:
+                holds = N_(
+                    "the tab %(name)r holds %(count)s feed:"
+                    " say which tab they go to, or that they are unsubscribed"
+                )
+            else:
+                holds = N_(
+                    "the tab %(name)r holds %(count)s feeds:"
+                    " say which tab they go to, or that they are unsubscribed"
+                )
+            raise fail(file, holds, line, col, name=name, count=count)
         _drop_inner_comments(_tabs(data), index)
         _delete(data, "tabs", index)
         return data
@@ -511,16 +520,28 @@ def _already(file: str, data: Any, url: str, found: Found) -> AlreadyFollowed:
     tab_index, tab, index = found
     name = str(tab.get("name")).strip()
     line, col = _position(tab["feeds"], index)
-    message = (
-        f"the feed '{url.strip()}' is already followed in the tab '{name}' (line {line});"
-        " it would be listed twice"
+    said = Text(
+        N_(
+            "the feed '%(url)s' is already followed in the tab '%(tab)s' (line %(line)s);"
+            " it would be listed twice"
+        ),
+        url=url.strip(),
+        tab=name,
+        line=line,
     )
-    return AlreadyFollowed([ConfigProblem(file, line, col, message)], url.strip(), name)
+    return AlreadyFollowed([problem(file, line, col, said)], url.strip(), name)
 
 
 def _tab_taken(file: str, data: Any, index: int, name: str) -> ConfigError:
     line, col = _position(_tabs(data), index)
-    return fail(file, f"there is already a tab named '{name}' (line {line})", line, col)
+    return fail(
+        file,
+        N_("there is already a tab named '%(name)s' (line %(line)s)"),
+        line,
+        col,
+        name=name,
+        line=line,
+    )
 
 
 def _clean(text: str | None) -> str | None:
@@ -534,9 +555,9 @@ def _text(value: Any) -> str | None:
 def _checked_tab_name(file: str, name: str) -> str:
     name = name.strip() if isinstance(name, str) else ""
     if not name:
-        raise fail(file, "the tab name is empty")
+        raise fail(file, N_("the tab name is empty"))
     if "\n" in name or "\r" in name:
-        raise fail(file, "name: must fit on one line")
+        raise fail(file, N_("name: must fit on one line"))
     return name
 
 
@@ -545,7 +566,7 @@ def _checked_title(file: str, title: str | None) -> str | None:
     # never written.
     title = _clean(title)
     if title is not None and ("\n" in title or "\r" in title):
-        raise fail(file, "title: must fit on one line")
+        raise fail(file, N_("title: must fit on one line"))
     return title
 
 
@@ -556,7 +577,7 @@ def _checked_refresh(file: str, refresh: str | None) -> str | None:
     try:
         values.check_duration_range(values.parse_duration(refresh), *REFRESH_RANGE, refresh)
     except ValueError as e:
-        raise fail(file, f"refresh: {e}") from None
+        raise fail(file, N_("%(label)s: %(problem)s"), label="refresh", problem=reason(e)) from None
     return refresh
 
 
@@ -736,7 +757,9 @@ def save_contact(
         # Checked as given, before YAML could fold some characters (NEL) into others.
         values.check_address(contact.email)
     except ValueError as e:
-        raise fail(str(path), f"email: {e}") from None
+        raise fail(
+            str(path), N_("%(label)s: %(problem)s"), label="email", problem=reason(e)
+        ) from None
 
     def change(data: Any) -> Any:
         if data is None:

@@ -25,6 +25,7 @@ from aggregator.models import (
 
 from . import display, values
 from ._rules import parse_rules
+from ._text import N_, Invalid, Text
 from .yamlfile import (
     INVALID,
     Problems,
@@ -76,17 +77,20 @@ IMAP_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
 SPLITS = ("links",)
 
 _EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "feeds.yaml"
-_FROM_ENV_ONLY = (
+_FROM_ENV_ONLY = N_(
     "the SMTP password comes only from the AGGREGATOR_SMTP_PASSWORD environment variable,"
     " never from this file; remove this line"
 )
-_UNDER_SETTINGS = "it belongs under 'settings:'"
+_UNDER_SETTINGS = N_("it belongs under 'settings:'")
 TOP_HINTS = {k: _UNDER_SETTINGS for k in SETTINGS_KEYS} | {
-    "feeds": "feeds go inside a tab: 'tabs:', then '- name: ...' and 'feeds:'",
-    "tab": "did you mean 'tabs'?",
+    "feeds": N_("feeds go inside a tab: 'tabs:', then '- name: ...' and 'feeds:'"),
+    "tab": N_("did you mean 'tabs'?"),
 }
-SETTINGS_HINTS = {"password": _FROM_ENV_ONLY, "tabs": "'tabs:' is a top-level key, not a setting"}
-_IMAP_FROM_ENV_ONLY = (
+SETTINGS_HINTS = {
+    "password": _FROM_ENV_ONLY,
+    "tabs": N_("'tabs:' is a top-level key, not a setting"),
+}
+_IMAP_FROM_ENV_ONLY = N_(
     "the IMAP password comes only from the AGGREGATOR_IMAP_PASSWORD environment variable,"
     " never from this file; remove this line"
 )
@@ -94,41 +98,41 @@ IMAP_HINTS = {
     "password": _IMAP_FROM_ENV_ONLY,
     "pass": _IMAP_FROM_ENV_ONLY,
     "imap_password": _IMAP_FROM_ENV_ONLY,
-    "user": "did you mean 'username'?",
-    "login": "did you mean 'username'?",
-    "server": "did you mean 'host'?",
-    "folder": "folders are chosen per source: '- mail: FOLDER' in a tab's 'feeds:'",
-    "tls": "write 'security: ssl' or 'security: starttls'",
-    "ssl": "write 'security: ssl' or 'security: starttls'",
+    "user": N_("did you mean 'username'?"),
+    "login": N_("did you mean 'username'?"),
+    "server": N_("did you mean 'host'?"),
+    "folder": N_("folders are chosen per source: '- mail: FOLDER' in a tab's 'feeds:'"),
+    "tls": N_("write 'security: ssl' or 'security: starttls'"),
+    "ssl": N_("write 'security: ssl' or 'security: starttls'"),
 }
 MAIL_HINTS = {
     "password": _FROM_ENV_ONLY,
     "pass": _FROM_ENV_ONLY,
     "smtp_password": _FROM_ENV_ONLY,
-    "sender": "did you mean 'from'?",
-    "user": "did you mean 'username'?",
-    "login": "did you mean 'username'?",
-    "server": "did you mean 'host'?",
-    "tls": "write 'security: starttls' or 'security: ssl'",
+    "sender": N_("did you mean 'from'?"),
+    "user": N_("did you mean 'username'?"),
+    "login": N_("did you mean 'username'?"),
+    "server": N_("did you mean 'host'?"),
+    "tls": N_("write 'security: starttls' or 'security: ssl'"),
 }
 TAB_HINTS = {
-    "title": "did you mean 'name'?",
-    "url": "a URL belongs to a feed: put it in the list under 'feeds:'",
-    "refresh": "refresh is set per feed or under 'settings:', not per tab",
+    "title": N_("did you mean 'name'?"),
+    "url": N_("a URL belongs to a feed: put it in the list under 'feeds:'"),
+    "refresh": N_("refresh is set per feed or under 'settings:', not per tab"),
 }
-_EVERY = "did you mean 'refresh'?"
+_EVERY = N_("did you mean 'refresh'?")
 FEED_HINTS = {
-    "link": "did you mean 'url'?",
-    "href": "did you mean 'url'?",
-    "name": "did you mean 'title'?",
+    "link": N_("did you mean 'url'?"),
+    "href": N_("did you mean 'url'?"),
+    "name": N_("did you mean 'title'?"),
     "every": _EVERY,
     "ever": _EVERY,
     "interval": _EVERY,
     "frequency": _EVERY,
-    "folder": "did you mean 'mail'? (write '- mail: FOLDER')",
-    "imap": "did you mean 'mail'? (write '- mail: FOLDER')",
-    "sender": "did you mean 'from'?",
-    "senders": "did you mean 'from'?",
+    "folder": N_("did you mean 'mail'? (write '- mail: FOLDER')"),
+    "imap": N_("did you mean 'mail'? (write '- mail: FOLDER')"),
+    "sender": N_("did you mean 'from'?"),
+    "senders": N_("did you mean 'from'?"),
 }
 
 
@@ -140,13 +144,19 @@ def load_config(path: str | Path) -> Config:
     except FileNotFoundError:
         raise fail(file, missing_advice()) from None
     except OSError as e:
-        raise fail(file, f"cannot read this file: {e.strerror}") from e
+        raise fail(file, N_("cannot read this file: %(reason)s"), reason=e.strerror) from e
     return parse_config(decode(data, file), file)
 
 
-def missing_advice() -> str:
-    example = str(_EXAMPLE) if _EXAMPLE.is_file() else "config/feeds.yaml of the aggregator sources"
-    return f"file not found; copy the commented example {example} here and edit it"
+def missing_advice() -> Text:
+    if _EXAMPLE.is_file():
+        example: str | Text = str(_EXAMPLE)
+    else:
+        example = Text(N_("config/feeds.yaml of the aggregator sources"))
+    return Text(
+        N_("file not found; copy the commented example %(example)s here and edit it"),
+        example=example,
+    )
 
 
 def summarize(config: Config) -> str:
@@ -168,7 +178,8 @@ def parse_config(text: str, file: str) -> Config:
     if not isinstance(root, MappingNode):
         problems.add(
             root,
-            f"the file must be a mapping with 'settings:' and 'tabs:' keys, got {describe(root)}",
+            N_("the file must be a mapping with 'settings:' and 'tabs:' keys, got %(found)s"),
+            found=describe(root),
         )
         raise problems.error()
     top = mapping(root, problems, what="top-level", known=TOP_KEYS, hints=TOP_HINTS)
@@ -192,7 +203,7 @@ def parse_config(text: str, file: str) -> Config:
 
 def _duration_in(low: timedelta, high: timedelta):
     def check(node: Node) -> timedelta:
-        raw = scalar(node, "a duration such as 15m")
+        raw = scalar(node, N_("a duration such as 15m"))
         value = values.parse_duration(raw)
         values.check_duration_range(value, low, high, raw)
         return value
@@ -201,36 +212,43 @@ def _duration_in(low: timedelta, high: timedelta):
 
 
 def _size(node: Node) -> int:
-    raw = scalar(node, "a size such as 10MB")
+    raw = scalar(node, N_("a size such as 10MB"))
     value = values.parse_size(raw)
     low, high = MAX_SIZE_RANGE
     if not low <= value <= high:
-        raise ValueError(
-            f"must be between {values.format_size(low)} and {values.format_size(high)}, got '{raw}'"
+        raise Invalid(
+            N_("must be between %(low)s and %(high)s, got '%(raw)s'"),
+            low=values.format_size(low),
+            high=values.format_size(high),
+            raw=raw,
         )
     return value
 
 
 def _keep_days(node: Node) -> int:
-    raw = scalar(node, "a number of days")
+    raw = scalar(node, N_("a number of days"))
     try:
         days = values.parse_int(raw)
     except ValueError:
         days = 0
     if not 1 <= days <= MAX_KEEP_DAYS:
-        raise ValueError(f"must be a positive whole number of days, got '{raw}'")
+        raise Invalid(N_("must be a positive whole number of days, got '%(raw)s'"), raw=raw)
     return days
 
 
 def _bool(node: Node) -> bool:
-    return values.parse_bool(scalar(node, "true or false"))
+    return values.parse_bool(scalar(node, N_("true or false")))
 
 
 def _settings(node: Node, problems: Problems) -> Settings:
     if is_null(node):
         return Settings()
     if not isinstance(node, MappingNode):
-        problems.add(node, f"'settings' must be a mapping of settings, got {describe(node)}")
+        problems.add(
+            node,
+            N_("'settings' must be a mapping of settings, got %(found)s"),
+            found=describe(node),
+        )
         return Settings()
     keys = mapping(node, problems, what="settings", known=SETTINGS_KEYS, hints=SETTINGS_HINTS)
     checks = {
@@ -258,27 +276,28 @@ def _settings(node: Node, problems: Problems) -> Settings:
 
 
 def _security(node: Node) -> str:
-    raw = scalar(node, "starttls, ssl or none")
+    raw = scalar(node, N_("starttls, ssl or none"))
     value = raw.strip().lower()
     if value in SECURITIES:
         return value
     if value in ("tls", "true", "yes"):
-        raise ValueError(
-            f"'{raw}' is ambiguous; write starttls (usually port 587) or ssl (port 465)"
+        raise Invalid(
+            N_("'%(raw)s' is ambiguous; write starttls (usually port 587) or ssl (port 465)"),
+            raw=raw,
         )
     if value in ("false", "no", "off", "plain"):
-        raise ValueError(f"'{raw}' is not a choice; write none (no encryption)")
-    raise ValueError(f"must be one of starttls, ssl or none, got '{raw}'")
+        raise Invalid(N_("'%(raw)s' is not a choice; write none (no encryption)"), raw=raw)
+    raise Invalid(N_("must be one of starttls, ssl or none, got '%(raw)s'"), raw=raw)
 
 
 def _port(node: Node) -> int:
-    raw = scalar(node, "a port number")
+    raw = scalar(node, N_("a port number"))
     try:
         port = values.parse_int(raw)
     except ValueError:
         port = 0
     if not 1 <= port <= 65535:
-        raise ValueError(f"must be a whole number between 1 and 65535, got '{raw}'")
+        raise Invalid(N_("must be a whole number between 1 and 65535, got '%(raw)s'"), raw=raw)
     return port
 
 
@@ -286,11 +305,15 @@ def _server_host(node: Node, *, protocol: str, not_in_host: str) -> str:
     """A mail server's name (``protocol``: SMTP or IMAP), nothing around it."""
     host = text_or_none(node)
     if not host:
-        raise ValueError(f"the {protocol} server name is empty")
-    values.check_visible(host, "server name")
+        raise Invalid(N_("the %(protocol)s server name is empty"), protocol=protocol)
+    values.check_visible(host, N_("server name"))
     if any(c.isspace() or c in not_in_host for c in host):
         example = f"{protocol.lower()}.example.org"
-        raise ValueError(f"'{host}' is not a host name (write just the server, e.g. {example})")
+        raise Invalid(
+            N_("'%(host)s' is not a host name (write just the server, e.g. %(example)s)"),
+            host=host,
+            example=example,
+        )
     return host
 
 
@@ -299,7 +322,7 @@ def _host(node: Node) -> str:
 
 
 def _mailbox(node: Node) -> str:
-    raw = scalar(node, "an email address").strip(" ")
+    raw = scalar(node, N_("an email address")).strip(" ")
     values.check_mailbox(raw)
     return raw
 
@@ -308,7 +331,7 @@ def _username(node: Node) -> str | None:
     # Sent in SMTP AUTH, where a NUL separates the fields (RFC 4616).
     name = text_or_none(node)
     if name is not None:
-        values.check_visible(name, "user name")
+        values.check_visible(name, N_("user name"))
     return name
 
 
@@ -322,17 +345,17 @@ def _mail(node: Node, problems: Problems) -> MailSettings | None:
         "from": _mailbox,
         "reply_to": _mailbox,
         "copy_to_me": _bool,
-        "rate_limit": lambda n: values.parse_rate_limit(scalar(n, "a rate such as 30/h")),
+        "rate_limit": lambda n: values.parse_rate_limit(scalar(n, N_("a rate such as 30/h"))),
     }
     found = settings_block(
-        node, problems, what="mail", description="mail settings",
+        node, problems, what="mail", description=N_("mail settings"),
         known=MAIL_KEYS, hints=MAIL_HINTS, checks=checks,
     )  # fmt: skip
     if found is None:
         return None
     for required in ("host", "from"):
         if required not in found:
-            problems.add(node, f"'mail' needs a '{required}:' line")
+            problems.add(node, N_("'mail' needs a '%(key)s:' line"), key=required)
     if any(v is INVALID for v in found.values()) or "host" not in found or "from" not in found:
         return None
     security = found.get("security", "starttls")
@@ -350,15 +373,17 @@ def _mail(node: Node, problems: Problems) -> MailSettings | None:
 
 
 def _imap_security(node: Node) -> str:
-    raw = scalar(node, "ssl, starttls or none")
+    raw = scalar(node, N_("ssl, starttls or none"))
     value = raw.strip().lower()
     if value in IMAP_PORTS:
         return value
     if value in ("tls", "true", "yes", "imaps"):
-        raise ValueError(f"'{raw}' is ambiguous; write ssl (usually port 993) or starttls (143)")
+        raise Invalid(
+            N_("'%(raw)s' is ambiguous; write ssl (usually port 993) or starttls (143)"), raw=raw
+        )
     if value in ("false", "no", "off", "plain"):
-        raise ValueError(f"'{raw}' is not a choice; write none (no encryption)")
-    raise ValueError(f"must be one of ssl, starttls or none, got '{raw}'")
+        raise Invalid(N_("'%(raw)s' is not a choice; write none (no encryption)"), raw=raw)
+    raise Invalid(N_("must be one of ssl, starttls or none, got '%(raw)s'"), raw=raw)
 
 
 def _imap_host(node: Node) -> str:
@@ -369,8 +394,8 @@ def _imap_username(node: Node) -> str:
     # Sent in the LOGIN command (RFC 3501 section 6.2.3): one visible line.
     name = text_or_none(node)
     if not name:
-        raise ValueError("the IMAP user name is empty")
-    values.check_visible(name, "user name")
+        raise Invalid(N_("the IMAP user name is empty"))
+    values.check_visible(name, N_("user name"))
     return name
 
 
@@ -384,14 +409,14 @@ def _imap(node: Node, problems: Problems) -> ImapSettings | None:
         "username": _imap_username,
     }
     found = settings_block(
-        node, problems, what="imap", description="IMAP settings",
+        node, problems, what="imap", description=N_("IMAP settings"),
         known=IMAP_KEYS, hints=IMAP_HINTS, checks=checks,
     )  # fmt: skip
     if found is None:
         return None
     missing = [k for k in ("host", "username") if k not in found]
     for required in missing:
-        problems.add(node, f"'imap' needs a '{required}:' line")
+        problems.add(node, N_("'imap' needs a '%(key)s:' line"), key=required)
     if missing or any(v is INVALID for v in found.values()):
         return None
     security = found.get("security", "ssl")
@@ -407,22 +432,23 @@ def _folder(node: Node) -> str:
     # Sent quoted in SELECT (RFC 3501 section 9, "mailbox"): one visible line.
     name = text_or_none(node)
     if not name:
-        raise ValueError("the folder name is empty; write e.g. 'mail: INBOX'")
-    values.check_visible(name, "folder name")
+        raise Invalid(N_("the folder name is empty; write e.g. 'mail: INBOX'"))
+    values.check_visible(name, N_("folder name"))
     return name
 
 
 def _sender_pattern(raw: str) -> str:
     value = raw.strip().lower()
-    values.check_visible(value, "address")
+    values.check_visible(value, N_("address"))
     if value.startswith("*@"):
         domain = value[2:]
         if domain and "@" not in domain and "*" not in domain and " " not in domain:
             return value
-        raise ValueError(f"'{raw}' is not a sender pattern; write '*@example.org'")
+        raise Invalid(N_("'%(raw)s' is not a sender pattern; write '*@example.org'"), raw=raw)
     if "*" in value:
-        raise ValueError(
-            f"'{raw}': '*' is only allowed for the whole name part, as in '*@example.org'"
+        raise Invalid(
+            N_("'%(raw)s': '*' is only allowed for the whole name part, as in '*@example.org'"),
+            raw=raw,
         )
     values.check_address(value)
     return value
@@ -430,11 +456,11 @@ def _sender_pattern(raw: str) -> str:
 
 def _senders(node: Node) -> tuple[str, ...]:
     if isinstance(node, SequenceNode):
-        raws = [scalar(item, "an address such as lettre@example.org") for item in node.value]
+        raws = [scalar(item, N_("an address such as lettre@example.org")) for item in node.value]
     else:
-        raws = [scalar(node, "an address, or a list of addresses")]
+        raws = [scalar(node, N_("an address, or a list of addresses"))]
     if not raws:
-        raise ValueError("the list is empty; remove 'from:' to take every sender")
+        raise Invalid(N_("the list is empty; remove 'from:' to take every sender"))
     patterns: list[str] = []
     for raw in raws:
         pattern = _sender_pattern(raw)
@@ -444,10 +470,12 @@ def _senders(node: Node) -> tuple[str, ...]:
 
 
 def _split(node: Node) -> bool:
-    raw = scalar(node, "links")
+    raw = scalar(node, N_("links"))
     if raw.strip().lower() in SPLITS:
         return True
-    raise ValueError(f"the only choice is 'links' (one item per link of a digest), got '{raw}'")
+    raise Invalid(
+        N_("the only choice is 'links' (one item per link of a digest), got '%(raw)s'"), raw=raw
+    )
 
 
 def _mail_source(
@@ -468,14 +496,16 @@ def _mail_source(
     if "url" in keys:
         problems.add(
             keys["url"][0],
-            "a feed is either 'url:' or 'mail:', not both; make them two items of the list",
+            N_("a feed is either 'url:' or 'mail:', not both; make them two items of the list"),
         )
         return INVALID
     if imap is None:
         problems.add(
             keys["mail"][0],
-            "a mail source needs the mailbox it reads: add 'imap:' under 'settings:'"
-            " (host, username; the password comes from AGGREGATOR_IMAP_PASSWORD)",
+            N_(
+                "a mail source needs the mailbox it reads: add 'imap:' under 'settings:'"
+                " (host, username; the password comes from AGGREGATOR_IMAP_PASSWORD)"
+            ),
         )
         return INVALID
     if folder is INVALID or senders is INVALID or split is INVALID or imap is INVALID:
@@ -491,7 +521,7 @@ def _mail_source(
 def _tab_name(node: Node) -> str:
     name = text_or_none(node)
     if not name:
-        raise ValueError("the tab name is empty")
+        raise Invalid(N_("the tab name is empty"))
     return name
 
 
@@ -510,7 +540,8 @@ def _tabs(
     if not isinstance(node, SequenceNode):
         problems.add(
             node,
-            f"'tabs' must be a list of tabs, each starting with '- name:', got {describe(node)}",
+            N_("'tabs' must be a list of tabs, each starting with '- name:', got %(found)s"),
+            found=describe(node),
         )
         return ()
     tabs = []
@@ -520,18 +551,27 @@ def _tabs(
         if not problems.first_visit(tab_node):
             continue
         if not isinstance(tab_node, MappingNode):
-            advice = ""
             if isinstance(tab_node, ScalarNode) and not is_null(tab_node):
-                advice = f"; write '- name: {tab_node.value}' and 'feeds:' below it"
-            problems.add(
-                tab_node,
-                f"each tab must be a mapping with 'name:' and 'feeds:', got {describe(tab_node)}{advice}",
-            )
+                problems.add(
+                    tab_node,
+                    N_(
+                        "each tab must be a mapping with 'name:' and 'feeds:', got %(found)s;"
+                        " write '- name: %(name)s' and 'feeds:' below it"
+                    ),
+                    found=describe(tab_node),
+                    name=tab_node.value,
+                )
+            else:
+                problems.add(
+                    tab_node,
+                    N_("each tab must be a mapping with 'name:' and 'feeds:', got %(found)s"),
+                    found=describe(tab_node),
+                )
             continue
         keys = mapping(tab_node, problems, what="tab", known=TAB_KEYS, hints=TAB_HINTS)
         name = INVALID
         if "name" not in keys:
-            problems.add(tab_node, "this tab has no 'name:'")
+            problems.add(tab_node, N_("this tab has no 'name:'"))
         else:
             name_node = keys["name"][1]
             name = convert(problems, name_node, _tab_name, "name")
@@ -540,8 +580,12 @@ def _tabs(
                 if folded in names:
                     problems.add(
                         name_node,
-                        f"duplicate tab name '{name}' (first at line {names[folded]});"
-                        " merge the two tabs or rename one",
+                        N_(
+                            "duplicate tab name '%(name)s' (first at line %(line)s);"
+                            " merge the two tabs or rename one"
+                        ),
+                        name=name,
+                        line=names[folded],
                     )
                 else:
                     names[folded] = name_node.start_mark.line + 1
@@ -571,7 +615,7 @@ def _tabs(
 
 
 def _url(node: Node) -> str:
-    url = scalar(node, "a URL").strip()
+    url = scalar(node, N_("a URL")).strip()
     values.check_feed_address(url)  # a feed URL, a site or profile URL, or a handle
     return url
 
@@ -586,10 +630,20 @@ def _feeds(
     if is_null(node):
         return ()
     if not isinstance(node, SequenceNode):
-        advice = ""
         if isinstance(node, ScalarNode):
-            advice = f"; write it as a list item on its own line: '- {node.value}'"
-        problems.add(node, f"'feeds' must be a list of feeds, got {describe(node)}{advice}")
+            problems.add(
+                node,
+                N_(
+                    "'feeds' must be a list of feeds, got %(found)s;"
+                    " write it as a list item on its own line: '- %(value)s'"
+                ),
+                found=describe(node),
+                value=node.value,
+            )
+        else:
+            problems.add(
+                node, N_("'feeds' must be a list of feeds, got %(found)s"), found=describe(node)
+            )
         return ()
     feeds = []
     for item in node.value:
@@ -602,15 +656,18 @@ def _feeds(
                 source = _mail_source(item, keys, problems, imap)
                 url, url_node = (INVALID, item) if source is INVALID else source  # type: ignore[misc]
             elif "url" not in keys:
-                problems.add(item, "this feed has no 'url:'")
+                problems.add(item, N_("this feed has no 'url:'"))
                 continue
             else:
                 for only_mail in ("from", "split"):
                     if only_mail in keys:
                         problems.add(
                             keys[only_mail][0],
-                            f"'{only_mail}:' is for mail sources ('- mail: FOLDER'),"
-                            " not for a feed URL",
+                            N_(
+                                "'%(key)s:' is for mail sources ('- mail: FOLDER'),"
+                                " not for a feed URL"
+                            ),
+                            key=only_mail,
                         )
                 url_node = keys["url"][1]
                 url = convert(problems, url_node, _url, "url")
@@ -626,18 +683,24 @@ def _feeds(
         else:
             problems.add(
                 item,
-                f"each feed must be a URL or a mapping with 'url:', got {describe(item)}",
+                N_("each feed must be a URL or a mapping with 'url:', got %(found)s"),
+                found=describe(item),
             )
             continue
         if url is INVALID:
             continue
         key = url if is_mail_key(url) else values.normalize_url(url)
         if key in urls:
-            what = "mail source" if is_mail_key(url) else "feed"
-            problems.add(
-                url_node,
-                f"the {what} '{url}' is listed twice (first at line {urls[key]}); keep only one",
-            )
+            if is_mail_key(url):
+                twice = N_(
+                    "the mail source '%(url)s' is listed twice (first at line %(line)s);"
+                    " keep only one"
+                )
+            else:
+                twice = N_(
+                    "the feed '%(url)s' is listed twice (first at line %(line)s); keep only one"
+                )
+            problems.add(url_node, twice, url=url, line=urls[key])
             continue
         urls[key] = url_node.start_mark.line + 1
         if title is INVALID or refresh is INVALID or tab is INVALID:
@@ -665,17 +728,23 @@ def says_no_feeds(text: str, file: str) -> ConfigError | None:
     feeds are what an editor's half-written file looks like: the first lines of the
     real one.
     """
-    advice = "to remove every feed on purpose, write 'tabs: []'"
+    advice = Text(N_("to remove every feed on purpose, write 'tabs: []'"))
     root = compose(text, Problems(file))
     if is_null(root):
         if not text.strip():
-            return fail(file, f"the file is empty; {advice}")
-        return fail(file, f"the file holds only comments, no 'tabs:'; {advice}")
+            return fail(file, N_("the file is empty; %(advice)s"), advice=advice)
+        return fail(file, N_("the file holds only comments, no 'tabs:'; %(advice)s"), advice=advice)
     assert isinstance(root, MappingNode)  # parse_config accepted it
     tabs = next((pair for pair in root.value if pair[0].value == "tabs"), None)
     if tabs is None:
         line, col = root.start_mark.line + 1, root.start_mark.column + 1
-        return fail(file, f"there is no 'tabs:' in this file, so no feed; {advice}", line, col)
+        return fail(
+            file,
+            N_("there is no 'tabs:' in this file, so no feed; %(advice)s"),
+            line,
+            col,
+            advice=advice,
+        )
     key, node = tabs
     if _explicitly_empty(node):
         return None
@@ -688,7 +757,7 @@ def says_no_feeds(text: str, file: str) -> ConfigError | None:
         if len(feeds) == len(node.value) and all(_explicitly_empty(f) for f in feeds):
             return None
     line, col = key.start_mark.line + 1, key.start_mark.column + 1
-    return fail(file, f"'tabs:' lists no feed; {advice}", line, col)
+    return fail(file, N_("'tabs:' lists no feed; %(advice)s"), line, col, advice=advice)
 
 
 class ConfigSource(YamlSource[Config]):

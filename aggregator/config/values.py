@@ -14,9 +14,11 @@ from datetime import timedelta
 from email.utils import getaddresses, parseaddr
 from urllib.parse import urlsplit, urlunsplit
 
+from ._text import N_, Invalid, Text
+
 # --- durations ---------------------------------------------------------------------
 
-DURATION_HELP = "write a number followed by s, m, h or d, e.g. 90s, 15m, 2h, 1d or 1h30m"
+DURATION_HELP = Text(N_("write a number followed by s, m, h or d, e.g. 90s, 15m, 2h, 1d or 1h30m"))
 
 _DURATION_RE = re.compile(
     r"(?:(?P<d>\d+)\s*d)?\s*(?:(?P<h>\d+)\s*h)?\s*(?:(?P<m>\d+)\s*m)?\s*(?:(?P<s>\d+)\s*s)?",
@@ -34,16 +36,16 @@ def parse_duration(text: str | int) -> timedelta:
     if _INT_RE.fullmatch(raw):
         seconds = int(raw)
         if seconds < 0:
-            raise ValueError(f"'{raw}' is negative; {DURATION_HELP}")
+            raise Invalid(N_("'%(raw)s' is negative; %(help)s"), raw=raw, help=DURATION_HELP)
         if seconds > _MAX_NUMBER:
-            raise ValueError(f"'{raw}' is far too long; {DURATION_HELP}")
+            raise Invalid(N_("'%(raw)s' is far too long; %(help)s"), raw=raw, help=DURATION_HELP)
         return timedelta(seconds=seconds)
     match = _DURATION_RE.fullmatch(raw)
     if not raw or match is None or not any(match.groupdict().values()):
-        raise ValueError(f"'{raw}' is not a duration; {DURATION_HELP}")
+        raise Invalid(N_("'%(raw)s' is not a duration; %(help)s"), raw=raw, help=DURATION_HELP)
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
     if any(v > _MAX_NUMBER for v in parts.values()):
-        raise ValueError(f"'{raw}' is far too long; {DURATION_HELP}")
+        raise Invalid(N_("'%(raw)s' is far too long; %(help)s"), raw=raw, help=DURATION_HELP)
     return timedelta(
         days=parts.get("d", 0),
         hours=parts.get("h", 0),
@@ -68,16 +70,23 @@ def format_duration(value: timedelta) -> str:
 def check_duration_range(value: timedelta, low: timedelta, high: timedelta, raw: str) -> None:
     if low <= value <= high:
         return
-    message = f"must be between {format_duration(low)} and {format_duration(high)}, got {raw!r}"
+    bounds = {"low": format_duration(low), "high": format_duration(high), "raw": raw}
     if _INT_RE.fullmatch(raw.strip()) and timedelta(0) < value < low <= value * 60 <= high:
-        message += f" (a plain number means seconds; write {raw.strip()}m for minutes)"
-    raise ValueError(message)
+        raise Invalid(
+            N_(
+                "must be between %(low)s and %(high)s, got %(raw)r"
+                " (a plain number means seconds; write %(number)sm for minutes)"
+            ),
+            number=raw.strip(),
+            **bounds,
+        )
+    raise Invalid(N_("must be between %(low)s and %(high)s, got %(raw)r"), **bounds)
 
 
 # --- sizes -------------------------------------------------------------------------
 
-SIZE_HELP = (
-    "write a number followed by B, KB, MB or GB, e.g. 512KB or 10MB (a plain number is bytes)"
+SIZE_HELP = Text(
+    N_("write a number followed by B, KB, MB or GB, e.g. 512KB or 10MB (a plain number is bytes)")
 )
 
 # KB/MB/GB are binary multiples here, as in nginx and most config files, so that the
@@ -104,10 +113,10 @@ def parse_size(text: str | int) -> int:
     raw = str(text).strip()
     match = _SIZE_RE.fullmatch(raw)
     if match is None or match["unit"].lower() not in _SIZE_UNITS:
-        raise ValueError(f"'{raw}' is not a size; {SIZE_HELP}")
+        raise Invalid(N_("'%(raw)s' is not a size; %(help)s"), raw=raw, help=SIZE_HELP)
     number = float(match["n"])
     if number > _MAX_NUMBER:
-        raise ValueError(f"'{raw}' is far too large; {SIZE_HELP}")
+        raise Invalid(N_("'%(raw)s' is far too large; %(help)s"), raw=raw, help=SIZE_HELP)
     return round(number * _SIZE_UNITS[match["unit"].lower()])
 
 
@@ -120,7 +129,7 @@ def format_size(value: int) -> str:
 
 # --- rate limits -------------------------------------------------------------------
 
-RATE_HELP = "write a number of messages per s, m, h or d, e.g. 30/h or 200/d"
+RATE_HELP = Text(N_("write a number of messages per s, m, h or d, e.g. 30/h or 200/d"))
 _RATE_UNITS = {
     "s": timedelta(seconds=1),
     "m": timedelta(minutes=1),
@@ -135,10 +144,12 @@ def parse_rate_limit(text: str) -> tuple[int, timedelta]:
     raw = str(text).strip()
     match = _RATE_RE.fullmatch(raw)
     if match is None:
-        raise ValueError(f"'{raw}' is not a rate limit; {RATE_HELP}")
+        raise Invalid(N_("'%(raw)s' is not a rate limit; %(help)s"), raw=raw, help=RATE_HELP)
     count = int(match["n"])
     if not 1 <= count <= _MAX_NUMBER:
-        raise ValueError(f"'{raw}' must allow at least one message; {RATE_HELP}")
+        raise Invalid(
+            N_("'%(raw)s' must allow at least one message; %(help)s"), raw=raw, help=RATE_HELP
+        )
     return count, _RATE_UNITS[match["unit"].lower()]
 
 
@@ -159,16 +170,16 @@ def parse_bool(text: str) -> bool:
     if low == "false":
         return False
     if low in _LOOKS_TRUE:
-        raise ValueError(f"'{raw}' is not true/false here; write true")
+        raise Invalid(N_("'%(raw)s' is not true/false here; write true"), raw=raw)
     if low in _LOOKS_FALSE:
-        raise ValueError(f"'{raw}' is not true/false here; write false")
-    raise ValueError(f"expected true or false, got '{raw}'")
+        raise Invalid(N_("'%(raw)s' is not true/false here; write false"), raw=raw)
+    raise Invalid(N_("expected true or false, got '%(raw)s'"), raw=raw)
 
 
 def parse_int(text: str) -> int:
     raw = str(text).strip()
     if not _INT_RE.fullmatch(raw):
-        raise ValueError(f"expected a whole number, got '{raw}'")
+        raise Invalid(N_("expected a whole number, got '%(raw)s'"), raw=raw)
     return int(raw)
 
 
@@ -186,43 +197,63 @@ def check_feed_url(url: str) -> None:
     not here.
     """
     if not url:
-        raise ValueError("the feed URL is empty")
+        raise Invalid(N_("the feed URL is empty"))
     if "\n" in url or "\r" in url:
-        raise ValueError(f"the feed URL {url!r} contains a line break")
+        raise Invalid(N_("the feed URL %(url)r contains a line break"), url=url)
     if any(ch.isspace() for ch in url):
-        raise ValueError(
-            f"the feed URL {url!r} contains a space; a URL cannot contain spaces"
-            " (write %20 if the space really belongs there)"
+        raise Invalid(
+            N_(
+                "the feed URL %(url)r contains a space; a URL cannot contain spaces"
+                " (write %%20 if the space really belongs there)"
+            ),
+            url=url,
         )
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise ValueError(f"the feed URL {url!r} contains a control character")
+        raise Invalid(N_("the feed URL %(url)r contains a control character"), url=url)
     match = _SCHEME_RE.fullmatch(url)
     # "example.org:8080/feed" parses as scheme "example.org"; a number after the colon
     # means it was a host and port, i.e. a URL written without its scheme.
     if match is None or match["rest"][:1].isdigit():
         guess = url.lstrip("/")
-        advice = "feed URLs start with https://"
         if _HOST_RE.fullmatch(guess.split("/", 1)[0]):
-            advice += f" (did you mean 'https://{guess}'?)"
-        raise ValueError(f"'{url}' is not a full URL; {advice}")
+            raise Invalid(
+                N_(
+                    "'%(url)s' is not a full URL; feed URLs start with https://"
+                    " (did you mean 'https://%(guess)s'?)"
+                ),
+                url=url,
+                guess=guess,
+            )
+        raise Invalid(N_("'%(url)s' is not a full URL; feed URLs start with https://"), url=url)
     scheme = match["scheme"].lower()
     rest = match["rest"]
     if scheme not in ("http", "https"):
-        message = f"only http:// and https:// feed URLs are allowed, got '{match['scheme']}:'"
         if scheme == "feed":
             # feed:https://x and feed://x are the old "subscribe" pseudo-scheme.
             inner = rest if rest.startswith(("http:", "https:")) else "https:" + rest
-            message += f" (write '{inner}' instead)"
-        raise ValueError(message)
+            raise Invalid(
+                N_(
+                    "only http:// and https:// feed URLs are allowed, got '%(scheme)s:'"
+                    " (write '%(inner)s' instead)"
+                ),
+                scheme=match["scheme"],
+                inner=inner,
+            )
+        raise Invalid(
+            N_("only http:// and https:// feed URLs are allowed, got '%(scheme)s:'"),
+            scheme=match["scheme"],
+        )
     if not rest.startswith("//"):
-        raise ValueError(f"'{url}' is missing '//' after '{match['scheme']}:'")
+        raise Invalid(
+            N_("'%(url)s' is missing '//' after '%(scheme)s:'"), url=url, scheme=match["scheme"]
+        )
     parts = urlsplit(url)
     if not parts.hostname:
-        raise ValueError(f"the feed URL '{url}' has no host name")
+        raise Invalid(N_("the feed URL '%(url)s' has no host name"), url=url)
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise ValueError(f"the feed URL '{url}' has an invalid port") from None
+        raise Invalid(N_("the feed URL '%(url)s' has an invalid port"), url=url) from None
 
 
 def check_feed_address(address: str) -> None:
@@ -303,27 +334,38 @@ def normalize_url(url: str) -> str:
 
 
 _NAMELESS = {
-    "Cc": "a control character",
-    "Cs": "half of a surrogate pair",
-    "Co": "a private-use character",
-    "Cn": "an unassigned character",
+    "Cc": N_("a control character"),
+    "Cs": N_("half of a surrogate pair"),
+    "Co": N_("a private-use character"),
+    "Cn": N_("an unassigned character"),
 }
 
 
-def _char_name(c: str) -> str:
-    name = unicodedata.name(c, "") or _NAMELESS.get(unicodedata.category(c), "")
-    return f"U+{ord(c):04X}, {name}" if name else f"U+{ord(c):04X}"
+def _char_name(c: str) -> Text:
+    code = f"U+{ord(c):04X}"
+    name = unicodedata.name(c, "")
+    if name:
+        return Text("%(code)s, %(name)s", code=code, name=name)
+    kind = _NAMELESS.get(unicodedata.category(c))
+    if kind:
+        return Text("%(code)s, %(kind)s", code=code, kind=Text(kind))
+    return Text("%(code)s", code=code)
 
 
-def check_visible(raw: str, what: str) -> None:
+def check_visible(raw: str, what: str | Text) -> None:
     """Raise ``ValueError`` if ``raw`` holds a character other than visible ones and
     the ASCII space: controls (C0, DEL, C1, TAB, NUL), line and paragraph separators,
     non-ASCII spaces, bidirectional and zero-width format characters."""
     for c in raw:
         if c != " " and not c.isprintable():
-            raise ValueError(
-                f"{raw!r} contains an invisible or control character ({_char_name(c)});"
-                f" retype the {what} by hand"
+            raise Invalid(
+                N_(
+                    "%(raw)r contains an invisible or control character (%(char)s);"
+                    " retype the %(what)s by hand"
+                ),
+                raw=raw,
+                char=_char_name(c),
+                what=Text(what) if isinstance(what, str) else what,
             )
 
 
@@ -335,26 +377,35 @@ _NOT_IN_ADDRESS = frozenset('<>()[]\\,;:"')
 def _check_addr_spec(addr: str, raw: str) -> None:
     local, at, domain = addr.rpartition("@")
     if not at or not local or not domain or "@" in local or any(c.isspace() for c in addr):
-        raise ValueError(
-            f"'{raw}' is not an email address (expected something like name@example.org)"
+        raise Invalid(
+            N_("'%(raw)s' is not an email address (expected something like %(example)s)"),
+            raw=raw,
+            example="name@example.org",
         )
     if domain.startswith(".") or domain.endswith(".") or ".." in domain:
-        raise ValueError(f"'{raw}' has an invalid domain '{domain}'")
+        raise Invalid(N_("'%(raw)s' has an invalid domain '%(domain)s'"), raw=raw, domain=domain)
     # The same refusals as the mail layer's envelope_address (aggregator/mail/headers.py):
     # what the check accepts is exactly what will be sent to.
     special = next((c for c in addr if c in _NOT_IN_ADDRESS), None)
     if special is not None:
-        raise ValueError(
-            f"'{raw}': the address '{addr}' contains {special!r}; write a plain address"
+        raise Invalid(
+            N_("'%(raw)s': the address '%(addr)s' contains %(special)r; write a plain address"),
+            raw=raw,
+            addr=addr,
+            special=special,
         )
     if "=?" in addr:
-        raise ValueError(f"'{raw}': the address '{addr}' contains '=?'; write a plain address")
+        raise Invalid(
+            N_("'%(raw)s': the address '%(addr)s' contains '=?'; write a plain address"),
+            raw=raw,
+            addr=addr,
+        )
 
 
 def _check_one_line(raw: str) -> None:
     # A CR or LF in a value that ends up in a header is a header injection.
     if "\r" in raw or "\n" in raw:
-        raise ValueError(f"{raw!r} must fit on one line")
+        raise Invalid(N_("%(raw)r must fit on one line"), raw=raw)
 
 
 def check_mailbox(raw: str) -> str:
@@ -363,22 +414,27 @@ def check_mailbox(raw: str) -> str:
     Returns the address part.
     """
     _check_one_line(raw)
-    check_visible(raw, "address")
+    check_visible(raw, N_("address"))
     if len(getaddresses([raw])) > 1:
-        raise ValueError(f"'{raw}' holds several addresses; write only one")
+        raise Invalid(N_("'%(raw)s' holds several addresses; write only one"), raw=raw)
     _name, addr = parseaddr(raw)
     # parseaddr drops spaces around '@' and '.' ('alex @example.org'): the address
     # must be written as it will be used.
     if not addr or addr not in raw:
-        raise ValueError(
-            f"'{raw}' is not an email address (expected 'Name <name@example.org>' or name@example.org)"
+        raise Invalid(
+            N_("'%(raw)s' is not an email address (expected %(example)s or %(bare)s)"),
+            raw=raw,
+            example="'Name <name@example.org>'",
+            bare="name@example.org",
         )
     text = raw.strip(" ")
     if text.endswith(">") and "<" in text and text[:-1].rpartition("<")[2].strip(" ") != addr:
         # parseaddr reads some values otherwise than they look (CVE-2023-27043):
         # '=@a( <alex@example.org>' gives '=@a'.
-        raise ValueError(
-            f"'{raw}' can be read as more than one address; write it as Name <name@example.org>"
+        raise Invalid(
+            N_("'%(raw)s' can be read as more than one address; write it as %(example)s"),
+            raw=raw,
+            example="Name <name@example.org>",
         )
     _check_addr_spec(addr, raw)
     return addr
@@ -389,16 +445,23 @@ def check_address(raw: str) -> str:
     the spaces around it; any other invisible character, anywhere, is refused."""
     raw = raw.strip(" ")
     _check_one_line(raw)
-    check_visible(raw, "address")
+    check_visible(raw, N_("address"))
     if len(getaddresses([raw])) > 1 or "," in raw or ";" in raw:
-        raise ValueError(f"'{raw}' holds several addresses; write only one")
+        raise Invalid(N_("'%(raw)s' holds several addresses; write only one"), raw=raw)
     name, addr = parseaddr(raw)
     if not name and "<" not in raw and any(c.isspace() for c in raw):
-        raise ValueError(
-            f"'{raw}' is not an email address (expected something like name@example.org)"
+        raise Invalid(
+            N_("'%(raw)s' is not an email address (expected something like %(example)s)"),
+            raw=raw,
+            example="name@example.org",
         )
     if name or (addr and addr != raw):
-        hint = f" (write only '{addr}')" if addr else ""
-        raise ValueError(f"'{raw}' must be a bare address without a name{hint}")
+        if addr:
+            raise Invalid(
+                N_("'%(raw)s' must be a bare address without a name (write only '%(addr)s')"),
+                raw=raw,
+                addr=addr,
+            )
+        raise Invalid(N_("'%(raw)s' must be a bare address without a name"), raw=raw)
     _check_addr_spec(addr or raw, raw)
     return raw

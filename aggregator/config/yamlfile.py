@@ -33,6 +33,8 @@ from ruamel.yaml.reader import ReaderError
 
 from aggregator.errors import ConfigError, ConfigProblem
 
+from ._text import N_, English, Invalid, Text, as_text, reason
+
 log = logging.getLogger(__name__)
 
 _STD = "tag:yaml.org,2002:"
@@ -44,15 +46,25 @@ ALLOWED_TAGS = frozenset(
 
 # Extra advice for the parser's terse messages, keyed by a fragment of them.
 _SYNTAX_HINTS = (
-    ("'\\t'", "indent with spaces, not tabs"),
-    ("mapping values are not allowed", "if a value contains ': ', put it in quotes"),
-    ("cannot start any token", "a value starting with this character must be put in quotes"),
-    ("expected <block end>", "check the indentation of this line: items of one list line up"),
-    ("could not find expected ':'", "check the indentation, or put the value in quotes"),
-    ("single document", "keep one document per file (remove the extra '---')"),
-    ("expected ',' or ']'", "close the list with ']'"),
-    ("expected ',' or '}'", "close the mapping with '}'"),
+    ("'\\t'", N_("indent with spaces, not tabs")),
+    ("mapping values are not allowed", N_("if a value contains ': ', put it in quotes")),
+    ("cannot start any token", N_("a value starting with this character must be put in quotes")),
+    ("expected <block end>", N_("check the indentation of this line: items of one list line up")),
+    ("could not find expected ':'", N_("check the indentation, or put the value in quotes")),
+    ("single document", N_("keep one document per file (remove the extra '---')")),
+    ("expected ',' or ']'", N_("close the list with ']'")),
+    ("expected ',' or '}'", N_("close the mapping with '}'")),
 )
+# The parser's own sentences the dashboard can say in French (any other stays English).
+_PARSER_SENTENCES = {
+    "mapping values are not allowed here": N_("mapping values are not allowed here"),
+    "found character '\\t' that cannot start any token": N_(
+        "found character '\\t' that cannot start any token"
+    ),
+    "found character '\\t' that cannot start any token (while scanning for the next token)": N_(
+        "found character '\\t' that cannot start any token (while scanning for the next token)"
+    ),
+}
 
 
 class _Invalid:
@@ -75,13 +87,16 @@ class Problems:
         self.refused: set[int] = set()
         self._visited: set[int] = set()
 
-    def add(self, where: Node | Any, message: str) -> None:
-        """Report at a node (its start) or a ruamel mark (0-based line/column)."""
+    def add(self, where: Node | Any, message: str | Text, /, **params: Any) -> None:
+        """Report at a node (its start) or a ruamel mark (0-based line/column).
+
+        ``message`` is a template marked ``N_("... %(key)s ...")`` filled from
+        ``params`` (or a Text): English for the CLI, translatable for the dashboard."""
         if isinstance(where, Node):
             if id(where) in self.refused:
                 return
             where = where.start_mark
-        self.add_at(where.line + 1, where.column + 1, message)
+        self.add_at(where.line + 1, where.column + 1, message, **params)
 
     def first_visit(self, node: Node) -> bool:
         """False for a node reached again through an alias (already reported)."""
@@ -90,9 +105,9 @@ class Problems:
         self._visited.add(id(node))
         return True
 
-    def add_at(self, line: int, col: int, message: str) -> None:
+    def add_at(self, line: int, col: int, message: str | Text, /, **params: Any) -> None:
         # A set: a node reached twice (through an alias) reports its problems once.
-        self._seen.add(ConfigProblem(self.file, line, col, message))
+        self._seen.add(problem(self.file, line, col, as_text(message, **params)))
 
     def __bool__(self) -> bool:
         return bool(self._seen)
@@ -105,9 +120,20 @@ class Problems:
             raise self.error()
 
 
-def fail(file: str, message: str, line: int = 1, col: int = 1) -> ConfigError:
-    """A ConfigError with one problem, for file-level trouble (missing, unreadable)."""
-    return ConfigError([ConfigProblem(file, line, col, message)])
+def fail(
+    file: str, message: str | Text, line: int = 1, col: int = 1, /, **params: Any
+) -> ConfigError:
+    """A ConfigError with one problem, for file-level trouble (missing, unreadable);
+    ``message`` and ``params`` as for ``Problems.add``."""
+    return ConfigError([problem(file, line, col, as_text(message, **params))])
+
+
+def problem(file: str, line: int, col: int, said: Text) -> ConfigProblem:
+    """A ConfigProblem whose message is ``said`` in English, keeping ``said`` for the
+    dashboard to render in the reader's language."""
+    found = ConfigProblem(file, line, col, str(said))
+    object.__setattr__(found, "text", said)  # frozen; not an __init__ field (see errors.py)
+    return found
 
 
 # --- reading -----------------------------------------------------------------------
@@ -121,9 +147,10 @@ def decode(data: bytes, file: str) -> str:
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise fail(
             file,
-            f"this file is not UTF-8 text (byte 0x{data[e.start]:02x}); save it as UTF-8",
+            N_("this file is not UTF-8 text (byte 0x%(byte)02x); save it as UTF-8"),
             line,
             col,
+            byte=data[e.start],
         ) from e
 
 
@@ -132,7 +159,9 @@ def _syntax_problem(e: YAMLError, text: str, file: str) -> ConfigError:
         pos = e.position
         line = text.count("\n", 0, pos) + 1
         col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        return fail(file, f"character {e.character!r} is not allowed in YAML", line, col)
+        return fail(
+            file, N_("character %(char)r is not allowed in YAML"), line, col, char=e.character
+        )
     if isinstance(e, MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         message = str(e.problem or e.context or "invalid YAML")
@@ -144,18 +173,23 @@ def _syntax_problem(e: YAMLError, text: str, file: str) -> ConfigError:
                 where = f" started at line {e.context_mark.line + 1}"
             message = f"{message} ({e.context}{where})"
         quoted = _quote_advice(text, mark) if "mapping values are not allowed" in message else None
+        known = _PARSER_SENTENCES.get(message)
+        problem = Text(known) if known else English(message)
+        said = Text(N_("invalid YAML: %(problem)s"), problem=problem)
         for fragment, hint in _SYNTAX_HINTS:
             if fragment in message:
-                message += f"; {quoted or hint}"
+                advice = quoted or Text(hint)
+                said = Text(
+                    N_("invalid YAML: %(problem)s; %(advice)s"), problem=problem, advice=advice
+                )
                 break
-        message = f"invalid YAML: {message}"
         if mark is not None:
-            return fail(file, message, mark.line + 1, mark.column + 1)
-        return fail(file, message)
-    return fail(file, f"invalid YAML: {e}")
+            return fail(file, said, mark.line + 1, mark.column + 1)
+        return fail(file, said)
+    return fail(file, Text(N_("invalid YAML: %(problem)s"), problem=reason(e)))
 
 
-def _quote_advice(text: str, mark: Any) -> str | None:
+def _quote_advice(text: str, mark: Any) -> Text | None:
     """For ``title: Claire : la lettre``: the line as it should be written, the value
     in double quotes (a French title often has a space before its colon)."""
     if mark is None:
@@ -169,9 +203,12 @@ def _quote_advice(text: str, mark: Any) -> str | None:
     value = value.strip()
     if not sep or not key.strip() or not value or value[0] in "\"'[{" or " #" in value:
         return None
-    what = "the title" if key.strip() == "title" else f"the value of '{key.strip()}'"
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'put {what} in quotes: "{escaped}"'
+    if key.strip() == "title":
+        return Text(N_('put the title in quotes: "%(value)s"'), value=escaped)
+    return Text(
+        N_("put the value of '%(key)s' in quotes: \"%(value)s\""), key=key.strip(), value=escaped
+    )
 
 
 def source_line(path: str, line: int) -> str | None:
@@ -202,7 +239,11 @@ def compose(text: str, problems: Problems) -> Node | None:
                 alias_lines.add(event.start_mark.line)  # one per line is enough
                 problems.add(
                     event.start_mark,
-                    f"aliases (*{event.anchor}) are not supported in this file; write the value out in full",
+                    N_(
+                        "aliases (*%(anchor)s) are not supported in this file;"
+                        " write the value out in full"
+                    ),
+                    anchor=event.anchor,
                 )
         root = YAML(typ="rt", pure=True).compose(io.StringIO(text))
     except YAMLError as e:
@@ -225,8 +266,11 @@ def _check_tags(root: Node, problems: Problems) -> None:
             shown = "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
             problems.add(
                 node,
-                f"the tag '{shown}' is not allowed; this file holds only text, numbers,"
-                " true/false, lists and mappings",
+                N_(
+                    "the tag '%(tag)s' is not allowed; this file holds only text, numbers,"
+                    " true/false, lists and mappings"
+                ),
+                tag=shown,
             )
             _refuse(node, problems.refused)
         if isinstance(node, MappingNode):
@@ -257,17 +301,18 @@ def is_null(node: Node | None) -> bool:
     return node is None or (isinstance(node, ScalarNode) and node.tag == _STD + "null")
 
 
-def describe(node: Node) -> str:
+def describe(node: Node) -> Text:
+    """What was found instead, for "got ..." (a Text: said in the reader's language)."""
     if isinstance(node, MappingNode):
-        return "a mapping (key: value lines)"
+        return Text(N_("a mapping (key: value lines)"))
     if isinstance(node, SequenceNode):
-        return "a list"
+        return Text(N_("a list"))
     if is_null(node):
-        return "nothing"
+        return Text(N_("nothing"))
     value = str(node.value)
     if len(value) > 60:
         value = value[:57] + "..."
-    return f"'{value}'"
+    return Text("'%(value)s'", value=value)
 
 
 def mapping(
@@ -289,7 +334,12 @@ def mapping(
     first_line: dict[str, int] = {}
     for key, value in node.value:
         if not isinstance(key, ScalarNode) or is_null(key):
-            problems.add(key, f"a {what} key must be a plain word, got {describe(key)}")
+            problems.add(
+                key,
+                N_("a %(section)s key must be a plain word, got %(found)s"),
+                section=what,
+                found=describe(key),
+            )
             continue
         name = str(key.value)
         if is_null(value) and value.value in ("", None):
@@ -299,23 +349,42 @@ def mapping(
         if name in first_line:
             problems.add(
                 key,
-                f"duplicate key '{name}' (first at line {first_line[name]}); keep only one of them",
+                N_("duplicate key '%(key)s' (first at line %(line)s); keep only one of them"),
+                key=name,
+                line=first_line[name],
             )
             continue
         first_line[name] = key.start_mark.line + 1
         if name in known:
             out[name] = (key, value)
         elif name in hints:
-            problems.add(key, f"'{name}' is not a {what} key; {hints[name]}")
+            problems.add(
+                key,
+                N_("'%(key)s' is not a %(section)s key; %(hint)s"),
+                key=name,
+                section=what,
+                hint=as_text(hints[name]),
+            )
         else:
             close = difflib.get_close_matches(name, known, n=1)
             if not close:
                 close = difflib.get_close_matches(name.lower(), known, n=1)
             if close:
-                advice = f"did you mean '{close[0]}'?"
+                problems.add(
+                    key,
+                    N_("'%(key)s' is not a %(section)s key (did you mean '%(guess)s'?)"),
+                    key=name,
+                    section=what,
+                    guess=close[0],
+                )
             else:
-                advice = "expected one of: " + ", ".join(known)
-            problems.add(key, f"'{name}' is not a {what} key ({advice})")
+                problems.add(
+                    key,
+                    N_("'%(key)s' is not a %(section)s key (expected one of: %(keys)s)"),
+                    key=name,
+                    section=what,
+                    keys=", ".join(known),
+                )
     return out
 
 
@@ -324,7 +393,10 @@ def convert(problems: Problems, node: Node, fn: Callable[[Node], Any], label: st
     try:
         return fn(node)
     except ValueError as e:
-        problems.add(node, f"{label}: {e}" if label else str(e))
+        if label:
+            problems.add(node, N_("%(label)s: %(problem)s"), label=label, problem=reason(e))
+        else:
+            problems.add(node, reason(e))
         return INVALID
 
 
@@ -345,7 +417,13 @@ def settings_block(
     if is_null(node):
         return None
     if not isinstance(node, MappingNode):
-        problems.add(node, f"'{what}' must be a mapping of {description}, got {describe(node)}")
+        problems.add(
+            node,
+            N_("'%(section)s' must be a mapping of %(description)s, got %(found)s"),
+            section=what,
+            description=as_text(description),
+            found=describe(node),
+        )
         return None
     keys = mapping(node, problems, what=what, known=known, hints=hints)
     return {
@@ -359,7 +437,9 @@ def scalar(node: Node, expected: str) -> str:
     """The text as written; raises ValueError for lists, mappings and empty values."""
     if isinstance(node, ScalarNode) and not is_null(node):
         return str(node.value)
-    raise ValueError(f"expected {expected}, got {describe(node)}")
+    raise Invalid(
+        N_("expected %(expected)s, got %(found)s"), expected=as_text(expected), found=describe(node)
+    )
 
 
 def text_or_none(node: Node) -> str | None:
@@ -368,7 +448,7 @@ def text_or_none(node: Node) -> str | None:
         return None
     value = scalar(node, "text").strip()
     if "\n" in value or "\r" in value:
-        raise ValueError("must fit on one line")
+        raise Invalid(N_("must fit on one line"))
     return value or None
 
 
@@ -549,7 +629,7 @@ class YamlSource(Generic[T]):
         """The last good value; raises the current error if there never was one."""
         value, error = self._value, self._error
         if value is None:
-            raise error or fail(str(self.path), "not loaded")
+            raise error or fail(str(self.path), N_("not loaded"))
         return value
 
     def refresh(self) -> bool:
@@ -571,7 +651,8 @@ class YamlSource(Generic[T]):
                 stamp, data = None, None
             except OSError as e:
                 self._pending = None
-                return self._failed(fail(str(self.path), f"cannot read: {e.strerror}"), retry=True)
+                said = fail(str(self.path), N_("cannot read: %(reason)s"), reason=e.strerror)
+                return self._failed(said, retry=True)
             digest = b"missing" if data is None else hashlib.sha256(data).digest()
             if digest == self._digest:  # touched, or put back as it was judged: nothing new
                 self._settled(stamp, digest)

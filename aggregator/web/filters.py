@@ -203,7 +203,7 @@ def config_problems(error: Any) -> list[dict[str, Any]]:
 
     views = []
     for problem in getattr(error, "problems", []) or []:
-        message, translated = i18n.config_message(problem.message)
+        message, translated = i18n.config_message(problem)
         line = source_line(problem.file, problem.line) if problem.line else None
         caret = None
         if line is not None and line.strip():

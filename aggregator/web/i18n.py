@@ -65,18 +65,6 @@ ERROR_MESSAGES = {
 UNKNOWN_ERROR = N_("An unexpected error occurred.")
 
 
-MONTHS = {
-    "fr": [
-        "janvier", "février", "mars", "avril", "mai", "juin",
-        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-    ],
-    "en": [
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ],
-}  # fmt: skip
-
-
 def current_language() -> str:
     """The language of the current request (French outside a request)."""
     if has_request_context():
@@ -258,63 +246,24 @@ def relative_date(when: datetime, now: datetime, lang: str | None = None) -> str
     return absolute_date(when, lang, with_time=False)
 
 
-# Problems of feeds.yaml / contacts.yaml (config/, in English for the CLI and the log),
-# said in French on the dashboard: the common shapes by pattern, their advice by phrase.
-# Anything else stays English (and is marked lang="en" by the template).
-CONFIG_RULES_FR: list[tuple[str, str]] = [
-    (r"invalid YAML: mapping values are not allowed here; put the title in quotes: (.+)",
-     "YAML invalide : « : » suivi d'une espace n'est pas permis ici ; mettez le titre entre guillemets : \\1"),
-    (r"invalid YAML: mapping values are not allowed here; put the value of '(.+)' in quotes: (.+)",
-     "YAML invalide : « : » suivi d'une espace n'est pas permis ici ; mettez la valeur de '\\1' entre guillemets : \\2"),
-    (r"'(.+)' is not a (.+) key \(did you mean '(.+)'\?\)", "'\\1' n'est pas une clé de « \\2 » (vouliez-vous dire '\\3' ?)"),
-    (r"'(.+)' is not a (.+) key \(expected one of: (.+)\)", "'\\1' n'est pas une clé de « \\2 » (clés possibles : \\3)"),
-    (r"'(.+)' is not a (.+) key; (.+)", "'\\1' n'est pas une clé de « \\2 » ; \\3"),
-    (r"duplicate key '(.+)' \(first at line (\d+)\); keep only one of them", "clé '\\1' en double (la première est à la ligne \\2) ; n'en gardez qu'une"),
-    (r"the (feed|mail source) '(.+)' is listed twice \(first at line (\d+)\); keep only one", "'\\2' figure deux fois (d'abord à la ligne \\3) ; n'en gardez qu'un"),
-    (r"this feed has no 'url:'", "ce flux n'a pas de 'url:'"),
-    (r"this tab has no 'name:'", "cet onglet n'a pas de 'name:'"),
-    (r"this contact has no '(\w+):'", "ce contact n'a pas de '\\1:'"),
-    (r"'(.+)' is not an email address \(expected something like (.+)\)", "'\\1' n'est pas une adresse de courriel (par exemple \\2)"),
-    (r"'(.+)' is not an email address \(expected (.+) or (.+)\)", "'\\1' n'est pas une adresse de courriel (par exemple \\2 ou \\3)"),
-    (r"'(.+)' has an invalid domain '(.+)'", "'\\1' a un domaine invalide, '\\2'"),
-    (r"'(.+)' holds several addresses; write only one", "'\\1' contient plusieurs adresses ; n'en écrivez qu'une"),
-    (r"the address '(.+)' is listed twice \(first at line (\d+)\); keep one contact per address", "l'adresse '\\1' figure deux fois (d'abord à la ligne \\2) ; un seul contact par adresse"),
-    (r"the name is empty", "le nom est vide"),
-    (r"(\w+): must be a whole number from (\d+) to (\d+), got '(.*)'", "\\1 : doit être un nombre entier de \\2 à \\3, et non '\\4'"),
-    (r"(\w+): expected true or false, got '(.*)'", "\\1 : true ou false attendu, et non '\\2'"),
-    (r"(\w+): '(.+)' is not a time zone \(did you mean '(.+)'\?\)", "\\1 : '\\2' n'est pas un fuseau horaire (vouliez-vous dire '\\3' ?)"),
-    (r"(\w+): '(.+)' is not a time zone \((.+)\)", "\\1 : '\\2' n'est pas un fuseau horaire (par exemple America/Montreal, Europe/Paris)"),
-    (r"(\w+): must be one of (.+), got '(.*)'", "\\1 : doit être l'une des valeurs \\2, et non '\\3'"),
-    (r"(\w+): '(.+)' is not a duration; (.+)", "\\1 : '\\2' n'est pas une durée ; \\3"),
-]  # fmt: skip
-CONFIG_HINTS_FR = {
-    "did you mean 'every'?": "vouliez-vous dire 'every' ?",
-    "it belongs under 'settings:'": "elle se place sous 'settings:'",
-    "indent with spaces, not tabs": "indentez avec des espaces, pas des tabulations",
-    "if a value contains ': ', put it in quotes": "si une valeur contient « : », mettez-la entre guillemets",
-    "a value starting with this character must be put in quotes": "une valeur qui commence par ce caractère doit être entre guillemets",
-    "check the indentation of this line: items of one list line up": "vérifiez l'indentation de cette ligne : les éléments d'une même liste sont alignés",
-    "check the indentation, or put the value in quotes": "vérifiez l'indentation, ou mettez la valeur entre guillemets",
-}  # fmt: skip
-
-
-def config_message(message: str, lang: str | None = None) -> tuple[str, bool]:
+def config_message(problem: Any, lang: str | None = None) -> tuple[str, bool]:
     """A config problem's message in the request's language, and whether it was
-    translated (False: the English text, to be marked lang="en")."""
-    import re
+    translated (False: the English text, to be marked lang="en").
 
-    if (lang or current_language()) != "fr":
-        return message, True
-    for english, french in CONFIG_HINTS_FR.items():
-        message = message.replace(english, french)
-    for pattern, template in CONFIG_RULES_FR:
-        match = re.fullmatch(pattern, message, flags=re.S)
-        if match:
-            return match.expand(template), True
-    # "email: <problem>": the key as written, then the problem said in French
-    label = re.fullmatch(r"(\w+): (.+)", message, flags=re.S)
-    if label:
-        rest, translated = config_message(label.group(2), "fr")
-        if translated:
-            return f"{label.group(1)} : {rest}", True
-    return message, False
+    ``problem`` is a ConfigProblem (or its message): the config layer records each
+    message as a gettext template with named parameters (``problem.text``, see
+    aggregator/config/_text.py), rendered here from the catalog, every part of it (a
+    hint, "got a list") in the same language. A message with a part the catalog
+    cannot say stays English as a whole."""
+    from aggregator.config._text import Text
+
+    english = problem if isinstance(problem, str) else problem.message
+    said = getattr(problem, "text", None)
+    if not isinstance(said, Text):
+        said = Text(english.replace("%", "%%"))
+    lang = lang or current_language()
+    if lang not in LANGUAGES or lang == "en":
+        return english, True
+    single = _catalog(lang)[0]
+    rendered = said.render(single.get)
+    return (english, False) if rendered is None else (rendered, True)

@@ -151,7 +151,7 @@ def add_need() -> Any:
     try:
         state().forwarder.add_need(person.email, what, now=g.now, until=until)
     except ConfigError as e:
-        problems = [config_message(p.message)[0] for p in e.problems] or [str(e)]
+        problems = [config_message(p)[0] for p in e.problems] or [str(e)]
         lead = _("This need could not be saved:")
         return _back_to(person, " ".join([lead, *problems]), "error", 400)
     return _back_to(person, _("Need added: %(what)s.", what=what))
@@ -166,7 +166,8 @@ def delete_need() -> Any:
     except NotFound:
         abort(404, _("Unknown need."))
     except ConfigError as e:
-        return _back_to(person, str(e), "error", 400)
+        problems = [config_message(p)[0] for p in e.problems] or [str(e)]
+        return _back_to(person, " ".join(problems), "error", 400)
     return _back_to(person, _("Need removed."))
 
 
@@ -248,7 +249,7 @@ def save_contact() -> Any:
                 digest=digest,
             )
         except ConfigError as e:
-            problems = [config_message(p.message)[0] for p in e.problems] or [str(e)]
+            problems = [config_message(p)[0] for p in e.problems] or [str(e)]
         except NotFound:
             abort(404, _("Unknown contact."))
     if saved is None:

@@ -30,7 +30,7 @@ from aggregator.errors import ConfigError, NotFound
 from aggregator.fetch import Fetcher
 from aggregator.models import Config, Settings
 from aggregator.web import state
-from aggregator.web.i18n import N_
+from aggregator.web.i18n import N_, config_message
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import bad_request, text_arg
 
@@ -199,7 +199,13 @@ def refuse_config(error: ConfigError, *, what: str | None = None) -> None:
     """Flash why feeds.yaml was not written; base.html shows the problems and a link to
     the status page's list (the locations stay in their FILE:LINE:COL form)."""
     message = what or _("feeds.yaml was not changed.")
-    details = "\n".join(str(p) for p in error.problems) or str(error)
+    lines = []
+    for p in error.problems:
+        # each problem in the page's language; "en\t" marks one said in English
+        said, translated = config_message(p)
+        mark = "" if translated else "en\t"
+        lines.append(f"{mark}{p.file}:{p.line}:{p.col}: {said}")
+    details = "\n".join(lines) or str(error)
     flash(f"{message}\n{details}", "config")
 
 
