@@ -507,3 +507,22 @@ def test_a_refused_edit_lists_the_files_problems_in_french(tmp_path):
     assert ":5:9: 'titel' n'est pas une clé de « feed » (vouliez-vous dire 'title' ?)" in refusal
     assert 'lang="en"' not in refusal
     app.extensions["aggregator"].close()
+
+
+def test_counted_messages_are_plurals():
+    """« Lettre de 1 articles », « 1 onglets », "Forwarded 1 times": counts go through
+    ngettext, in French (singular for 0 and 1) as in English."""
+    say = i18n.translate_plural
+    letter = (
+        "Letter of %(n)s article queued for %(name)s.",
+        "Letter of %(n)s articles queued for %(name)s.",
+    )
+    assert say(*letter, 1, "fr", name="Sam") == "Lettre de 1 article en partance pour Sam."
+    assert say(*letter, 3, "en", name="Sam") == "Letter of 3 articles queued for Sam."
+    tabs = say("%(n)s tab", "%(n)s tabs", 1, "fr")
+    imported = ("%(n)s feed imported into %(tabs)s: it is fetched within a minute.",
+                "%(n)s feeds imported into %(tabs)s: they are fetched within a minute.")  # fmt: skip
+    assert say(*imported, 1, "fr", tabs=tabs) == (
+        "1 flux importé dans 1 onglet : il sera récupéré d'ici une minute."
+    )
+    assert say("Forwarded %(n)s time", "Forwarded %(n)s times", 1, "en") == "Forwarded 1 time"

@@ -19,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from aggregator.errors import AggregatorError, ConfigError
 from aggregator.opml import MAX_DEPTH, MAX_FEEDS
 from aggregator.web import state
-from aggregator.web.i18n import N_
+from aggregator.web.i18n import N_, ngettext
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import text_arg
 from aggregator.web.subscriptions import stashes, write_config
@@ -145,10 +145,11 @@ def confirm() -> Any:
     stashes().imports.pop(token)
     # New feeds are due at once (sync_feeds): the scheduler's next tick fetches them.
     flash(
-        _(
-            "%(n)s feeds imported into %(m)s tabs: they are fetched within a minute.",
-            n=len(plan.add),
-            m=len(plan.tabs),
+        ngettext(
+            "%(n)s feed imported into %(tabs)s: it is fetched within a minute.",
+            "%(n)s feeds imported into %(tabs)s: they are fetched within a minute.",
+            len(plan.add),
+            tabs=ngettext("%(n)s tab", "%(n)s tabs", len(plan.tabs)),
         ),
         "info",
     )

@@ -28,6 +28,7 @@ from aggregator.web import safe_next, state, wants_json
 from aggregator.web.i18n import (
     N_,
     config_message,  # issue 10: form problems in French
+    ngettext,
 )
 from aggregator.web.i18n import gettext as _
 from aggregator.web.params import bad_cursor, id_arg, int_arg, parse_int, text_arg
@@ -200,7 +201,13 @@ def send_letter() -> Any:
     if not rows:
         return _back_to(person, _("The letter is empty: nothing was sent."), "error", 409)
     return _back_to(
-        person, _("Letter of %(n)s articles queued for %(name)s.", n=len(rows), name=person.name)
+        person,
+        ngettext(
+            "Letter of %(n)s article queued for %(name)s.",
+            "Letter of %(n)s articles queued for %(name)s.",
+            len(rows),
+            name=person.name,
+        ),
     )
 
 
