@@ -21,8 +21,10 @@ Choices (see also the allowlist):
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
+import os
 import re
 import threading
 from html.parser import HTMLParser
@@ -30,6 +32,8 @@ from urllib.parse import urljoin, urlsplit
 
 from bleach import html5lib_shim
 from bleach.sanitizer import BleachSanitizerFilter
+
+from aggregator import _fastsanitize
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +111,15 @@ def clean_url(
     """
     if not url:
         return None
+    if len(url) > 4 * MAX_URL:  # not worth a place in the cache
+        return _clean_url.__wrapped__(url, base_url or None, bool(allow_mailto))
+    return _clean_url(url, base_url or None, bool(allow_mailto))
+
+
+# Pure, and called for every link and picture of every entry with the same few bases:
+# feeds repeat their URLs (site, images, tags), and urljoin/urlsplit are not cheap.
+@functools.lru_cache(maxsize=8192)
+def _clean_url(url: str, base_url: str | None, allow_mailto: bool) -> str | None:
     url = _TAB_NEWLINE.sub("", url).strip(_C0_AND_SPACE)
     if not url or len(url) > MAX_URL:
         return None
@@ -253,10 +266,43 @@ class _Sanitizer:
             sanitize=False,
             alphabetical_attributes=False,
         )
+        # The fast path asks this filter (the bleach path's own code) about each tag.
+        self.filter = _ReadingFilter(None, "")
+        self.fast = _fastsanitize.FastSanitizer(
+            allowed=ALLOWED_TAGS,
+            parser_tags=_PARSER_TAGS,
+            block_level=html5lib_shim.HTML_TAGS_BLOCK_LEVEL,
+            finish_tag=self._finish_tag,
+            attr_value=self._attr_value,
+            entities=[name for name in html5lib_shim.ENTITIES if name.endswith(";")],
+        )
 
     def clean(self, text: str, base_url: str) -> str:
         dom = self.parser.parseFragment(text)
         return self.serializer.render(_ReadingFilter(self.walker(dom), base_url))
+
+    def _finish_tag(self, name: str, attrs: dict[str, str], base_url: str) -> dict[str, str] | None:
+        """What _ReadingFilter makes of a start tag the fast path met: its attributes
+        as they will be written, or None when the tag is dropped."""
+        token = {"type": "StartTag", "name": name, "data": {(None, k): v for k, v in attrs.items()}}
+        self.filter.base_url = base_url
+        token = self.filter.allow_token(token)
+        if not self.filter._finish_tag(token):
+            return None
+        return {key[1]: value for key, value in token["data"].items()}
+
+    def _attr_value(self, value: str) -> str:
+        """An attribute value quoted and escaped as BleachHTMLSerializer writes it
+        (html5lib's serializer with quote_attr_values="always", escape_lt_in_attrs,
+        use_best_quote_char; then bleach's escape_base_amp, which sees the value only
+        when the quote is '"')."""
+        value = value.replace("&", "&amp;").replace("<", "&lt;")
+        if '"' in value and "'" not in value:
+            return "'" + value + "'"
+        value = value.replace('"', "&quot;")
+        if "&" in value:
+            value = "".join(self.serializer.escape_base_amp(value))
+        return '"' + value + '"'
 
 
 _local = threading.local()
@@ -265,12 +311,17 @@ _local = threading.local()
 # DEL, C1 controls, lone surrogates, noncharacters.
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
+# Module switch (tests flip it) and environment switch: always take the bleach path.
+FAST_PATH = os.environ.get(_fastsanitize.ENV_SWITCH, "") not in ("1", "true", "yes")
 
-def sanitize_html(html_text: str, base_url: str) -> str:
+
+def sanitize_html(html_text: str, base_url: str, *, fast: bool | None = None) -> str:
     """Return ``html_text`` reduced to safe HTML for reading, URLs made absolute.
 
     ``base_url`` is the entry's base (``ParsedEntry.base_url``); relative URLs that
-    cannot be resolved to http(s) are dropped.
+    cannot be resolved to http(s) are dropped. Simple, well-formed markup takes a fast
+    path (``_fastsanitize``) that gives bleach's very output; ``fast=False`` (or
+    ``FAST_PATH = False``, or AGGREGATOR_NO_FAST_SANITIZE=1) always runs bleach.
     """
     if not html_text:
         return ""
@@ -280,6 +331,14 @@ def sanitize_html(html_text: str, base_url: str) -> str:
     sanitizer = getattr(_local, "sanitizer", None)
     if sanitizer is None:
         sanitizer = _local.sanitizer = _Sanitizer()
+    if FAST_PATH if fast is None else fast:
+        try:
+            result = sanitizer.fast.clean(html_text, base_url)
+        except Exception as e:  # a bug there must cost speed only: bleach decides
+            log.warning("fast sanitizing failed (%s: %s)", type(e).__name__, e)
+            result = None
+        if result is not None:
+            return result.strip()
     try:
         return sanitizer.clean(html_text, base_url).strip()
     except Exception as e:
@@ -288,6 +347,19 @@ def sanitize_html(html_text: str, base_url: str) -> str:
         _local.sanitizer = None  # a parser that failed midway may keep bad state
         log.warning("sanitizing failed (%s: %s); keeping the text only", type(e).__name__, e)
         return _escaped_text(html_text)
+
+
+def fast_sanitize_html(html_text: str, base_url: str) -> str | None:
+    """The fast path alone, for tests: sanitize_html's result, or None when the fast
+    path declines the input (bleach would then run)."""
+    if not html_text:
+        return ""
+    html_text = _BAD_CHARS.sub("", html_text)
+    sanitizer = getattr(_local, "sanitizer", None)
+    if sanitizer is None:
+        sanitizer = _local.sanitizer = _Sanitizer()
+    result = sanitizer.fast.clean(html_text, base_url)
+    return None if result is None else result.strip()
 
 
 def _escaped_text(html_text: str) -> str:
