@@ -197,7 +197,8 @@ def rss_doc(
         pytest.param(rss_doc("<item><title>a &nbsp; b</title></item>"), id="html-entity"),
         pytest.param(rss_doc("<item><title>a <b>b</b></title></item>"), id="markup-in-title"),
         pytest.param(
-            rss_doc("<item><source url='https://s.example/'>S</source></item>"), id="source"
+            b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><source><title>S</title></source></entry></feed>',
+            id="atom-source",
         ),
         pytest.param(
             rss_doc("<item><title xmlns='https://unknown.example/'>t</title></item>"),
@@ -294,6 +295,13 @@ TRICKY = {
     "has-content-ends-with-its-item": rss_doc(
         "<item><content:encoded>c</content:encoded></item><item><description>d</description><itunes:summary>s</itunes:summary></item>",
         ns=' xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"',
+    ),
+    "source-restarts-titles": rss_doc(
+        "<item><title>first</title><source url='https://s.example/'>S</source><title>second</title></item>"
+    ),
+    "atom-contributor": ATOM.format(
+        "",
+        "<entry><id>1</id><contributor><name>C</name><uri>/c</uri></contributor><author><name>A</name></author></entry>",
     ),
     "two-authors": rss_doc(
         "<item><author>a@example.org (A)</author><dc:creator>B</dc:creator></item>",
@@ -431,7 +439,8 @@ def rss_item(draw) -> str:
                     "title", "link", "guid", "pubDate", "dc:date", "dc:creator", "author",
                     "description", "content", "enclosure", "thumb", "media", "group",
                     "media:description", "itunes:summary", "itunes:image", "itunes:author",
-                    "category", "comments", "unknown", "atom:link", "dcterms:modified",
+                    "category", "comments", "unknown", "atom:link", "dcterms:modified", "source",
+                    "dc:contributor",
                 ]
             )
         )  # fmt: skip
@@ -481,6 +490,10 @@ def rss_item(draw) -> str:
             parts.append(f"<itunes:image{attr('href', url)}/>")
         elif kind == "category":
             parts.append(f"<category>{text}</category>")
+        elif kind == "source":
+            parts.append(f"<source{attr('url', url)}>{text}</source>")
+        elif kind == "dc:contributor":
+            parts.append(f"<dc:contributor>{escape(draw(PEOPLE))}</dc:contributor>")
         elif kind == "comments":
             parts.append(f"<comments>{url}</comments><slash:comments>3</slash:comments>")
         elif kind == "unknown":
@@ -597,7 +610,7 @@ def atom_entry(draw) -> str:
         kind = draw(
             st.sampled_from(
                 ["title", "link", "id", "published", "updated", "author", "summary", "content",
-                 "category", "thumb", "group", "unknown", "enclosure"]
+                 "category", "thumb", "group", "unknown", "enclosure", "contributor"]
             )
         )  # fmt: skip
         text, url = draw(TEXTS), draw(URLS)
@@ -648,6 +661,10 @@ def atom_entry(draw) -> str:
             )
         elif kind == "enclosure":
             parts.append(f"<link rel='enclosure'{attr('href', url)}{attr('type', draw(TYPES))}/>")
+        elif kind == "contributor":
+            parts.append(
+                f"<contributor><name>{escape(draw(PEOPLE))}</name><uri>{url}</uri></contributor>"
+            )
         else:
             parts.append(f"<yt:videoId>{text}</yt:videoId>")
     base = attr("xml:base", draw(URLS)) if draw(st.integers(0, 4)) == 0 else ""
