@@ -170,6 +170,50 @@ def test_the_switch_forces_feedparser(tmp_path):
     assert (off.stdout.strip(), on.stdout.strip()) == ("False", "True")
 
 
+# --- encodings: parse settles the charset, the fast path reads what feedparser would ------
+
+ENCODED = '<?xml version="1.0" encoding="{}"?><rss version="2.0"><channel><title>Été</title><item><title>Crème &#150; x</title><link>/a</link></item></channel></rss>'
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        pytest.param(
+            ENCODED.format("utf-16").encode("utf-16"),
+            {"Content-Type": "application/rss+xml"},
+            id="utf-16-bom",
+        ),
+        pytest.param(b"\xef\xbb\xbf" + ENCODED.format("utf-8").encode(), None, id="utf-8-bom"),
+        pytest.param(
+            ENCODED.format("windows-1252").encode("cp1252"),
+            {"Content-Type": "text/xml"},
+            id="cp1252-text-xml",
+        ),
+        pytest.param(
+            ENCODED.format("iso-8859-1").encode("latin-1"),
+            {"Content-Type": "application/rss+xml; charset=utf-8"},
+            id="latin1-declared-utf8",
+        ),
+        pytest.param(
+            ENCODED.format("utf-8").replace("Été", "Ã©tÃ©").encode(), None, id="mojibake-repaired"
+        ),
+        pytest.param(
+            ENCODED.format("utf-8").encode().replace(b"<item>", b"<item>\x0c"),
+            None,
+            id="control-character",
+        ),
+    ],
+)
+def test_encodings_take_the_fast_path_and_agree(body, headers, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(feedparser, "parse", lambda *a, **k: pytest.fail("feedparser was called"))
+        fast = parse.parse_feed(body, url="https://example.org/f", headers=headers, now=NOW)
+    assert fast == assert_same(body, headers, "https://example.org/f")
+    assert (
+        fast.entries[0].title == "Crème – x"
+    )  # &#150; is cp1252's en dash, as feedparser reads it
+
+
 # --- what the reader declines ---------------------------------------------------------
 
 HEADERS = {
