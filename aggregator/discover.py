@@ -25,6 +25,7 @@ from datetime import datetime
 from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
+from aggregator.config._text import N_, Text
 from aggregator.errors import DiscoveryError, FeedError
 from aggregator.fetch import Fetcher
 from aggregator.models import FetchResult, ParsedFeed
@@ -46,9 +47,9 @@ __all__ = [
     "to_url",
 ]
 
-_BRIDGES = "a bridge you run yourself, such as RSS-Bridge or RSSHub, can make one"
+_BRIDGES = N_("a bridge you run yourself, such as RSS-Bridge or RSSHub, can make one")
 ERROR_CODES: dict[str, str] = {
-    "invalid_address": "this is neither a web address nor a handle such as @name@instance",
+    "invalid_address": N_("this is neither a web address nor a handle such as @name@instance"),
     "unsupported_scheme": "only http:// and https:// addresses (or feed://) can be followed",
     "private_address": (
         "the address is on a private or local network; set settings.allow_private_networks:"
@@ -147,17 +148,24 @@ def to_url(address: str) -> tuple[str, str | None]:
     if not a:
         raise _error(a, "invalid_address", "the address is empty")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in a):
-        raise _error(a, "invalid_address", f"{a!r} contains a space or a control character")
+        raise _said(
+            DiscoveryError(a, "invalid_address", ""),
+            N_("'%(address)s' contains a space or a control character: %(reason)s"),
+            address=a,
+            reason=Text(ERROR_CODES["invalid_address"]),
+        )
     if a.startswith("@"):
         if m := _MASTODON_HANDLE.fullmatch(a):
             return f"https://{m['host'].lower()}/@{m['user']}", "mastodon"
         if m := _BLUESKY_HANDLE.fullmatch(a):
             return f"https://bsky.app/profile/{m['handle'].lower()}", "bluesky"
-        raise DiscoveryError(
-            a,
-            "invalid_address",
-            f"{a!r} is not a well-formed handle: write @name@instance (Mastodon) or"
-            " @name.bsky.social (Bluesky), in plain letters, digits, '_', '.' and '-'",
+        raise _said(
+            DiscoveryError(a, "invalid_address", ""),
+            N_(
+                "'%(address)s' is not a well-formed handle: write @name@instance (Mastodon) or"
+                " @name.bsky.social (Bluesky), in plain letters, digits, '_', '.' and '-'"
+            ),
+            address=a,
         )
     if a.startswith("//"):  # scheme-relative, as copied from some pages
         return _check_http_url(a, "https:" + a), None
@@ -364,11 +372,14 @@ def _refuse_closed_platforms(address: str, url: str) -> None:
         host = host.removeprefix(prefix)
     name = NO_PUBLIC_FEED.get(host)
     if name is not None:
-        raise DiscoveryError(
-            address,
-            "no_public_feed",
-            f"{name} publishes no feed for its pages; {_BRIDGES} (RSS-Bridge:"
-            " https://github.com/RSS-Bridge/rss-bridge, RSSHub: https://docs.rsshub.app)",
+        raise _said(
+            DiscoveryError(address, "no_public_feed", ""),
+            N_(
+                "%(platform)s publishes no feed for its pages; %(bridges)s (RSS-Bridge:"
+                " https://github.com/RSS-Bridge/rss-bridge, RSSHub: https://docs.rsshub.app)"
+            ),
+            platform=name,
+            bridges=Text(_BRIDGES),
         )
 
 
@@ -661,6 +672,15 @@ _FETCH_CODES: dict[str, str] = {
 def _from_fetch(address: str, e: FeedError) -> DiscoveryError:
     code = _FETCH_CODES.get(e.code, "unreachable")
     return DiscoveryError(address, code, f"{e}; {ERROR_CODES[code]}")
+
+
+def _said(error: DiscoveryError, template: str, /, **params: object) -> DiscoveryError:
+    """``error`` with its sentence as a ``Text`` (``error.text``): English for the CLI
+    and the log (``str(error)``), in French where feeds.yaml's problems are shown."""
+    text = Text(template, **params)
+    error.text = text  # type: ignore[attr-defined]
+    error.args = (str(text),)
+    return error
 
 
 def _error(address: str, code: str, detail: str) -> DiscoveryError:

@@ -362,6 +362,9 @@ BROKEN_FEEDS = {
     ),
     "no name, no url": "tabs:\n  - feeds:\n      - title: X\n",
     "feed listed twice": f"tabs:\n  - name: A\n    feeds:\n      - {NEWS}\n      - {NEWS}\n",
+    "platform without feeds": "tabs:\n  - name: A\n    feeds:\n      - https://www.linkedin.com/in/alice\n",
+    "malformed handle": 'tabs:\n  - name: A\n    feeds:\n      - "@alicé@mastodon.social"\n',
+    "handle with a space": 'tabs:\n  - name: A\n    feeds:\n      - "@al ice@mastodon.social"\n',
     "url without scheme": "tabs:\n  - name: A\n    feeds:\n      - url: example.org/feed\n",
     "feeds as a list": "tabs:\n  - name: A\n    feeds: [[1]]\n",
     "display": (

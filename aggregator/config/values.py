@@ -275,14 +275,21 @@ def check_feed_address(address: str) -> None:
         try:
             discover.check_address(address)
         except DiscoveryError as e:
-            raise ValueError(str(e)) from None
+            raise _refusal(e) from None
         return
     check_feed_url(address)
     try:
         discover.check_address(address)
     except DiscoveryError as e:
         if e.code == "no_public_feed":
-            raise ValueError(str(e)) from None
+            raise _refusal(e) from None
+
+
+def _refusal(error: Exception) -> ValueError:
+    """A discovery refusal as a value problem, keeping its translatable sentence."""
+    refused = ValueError(str(error))
+    refused.text = getattr(error, "text", None)  # type: ignore[attr-defined]
+    return refused
 
 
 def normalize_url(url: str) -> str:
