@@ -92,6 +92,19 @@ _UNMODELLED = frozenset(
     {"table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "ruby", "rp", "rt"}
 )
 
+# Elements the sanitizer drops with their content (sanitize.DROP_WITH_CONTENT) whose
+# parsing we model: raw text up to the matching end tag (script data, RAWTEXT, RCDATA;
+# html5lib's tokenizer switches state for them) ...
+_RAW = frozenset(
+    {"script", "style", "iframe", "noscript", "noembed", "noframes", "textarea", "title"}
+)
+# ... normal content, parsed then dropped whole (a media element becomes a link) ...
+_DROP_CONTENT = frozenset({"object", "applet", "video", "audio", "button"})
+_EMBED = "embed"  # void
+_MEDIA = frozenset({"iframe", "video", "audio", "embed", "object"})
+# ... and the others (foreign content, select and template modes, frames): declined.
+_RAW_END = {name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE) for name in _RAW}
+
 FinishTag = Callable[[str, dict[str, str], str], "dict[str, str] | None"]
 
 
@@ -104,6 +117,8 @@ class FastSanitizer:
     - ``finish_tag(name, attrs, base_url)``: the sanitizer's verdict on a kept tag's
       attributes (None: drop the tag), from the bleach path's own code.
     - ``attr_value(value)``: a value quoted and escaped as bleach's serializer does.
+    - ``media_url(attrs, base_url)``: the URL the link replacing a media element points
+      to (None: no link), from the bleach path's own code.
     - ``entities``: entity names (with ";") bleach leaves as they are.
     """
 
@@ -115,6 +130,7 @@ class FastSanitizer:
         block_level: Collection[str],
         finish_tag: FinishTag,
         attr_value: Callable[[str], str],
+        media_url: Callable[[dict[str, str], str], str | None],
         entities: Collection[str],
     ) -> None:
         self.allowed = frozenset(allowed)
@@ -122,6 +138,7 @@ class FastSanitizer:
         self.block_level = frozenset(block_level)
         self.finish_tag = finish_tag
         self.attr_value = attr_value
+        self.media_url = media_url
         self.entities = frozenset(entities)
         self._no_attr_tags = {
             name: f"<{name}>" for name in self.allowed if name not in ("a", "img")
@@ -137,6 +154,11 @@ class FastSanitizer:
         stack: list[str] = []
         seen_tag = False  # bleach's tokenizer: emitted_last_token
         pre_start = False  # just after <pre>: a leading newline would be dropped
+        # Inside an element dropped with its content: the stack depth of that element,
+        # the URL of the link that replaces it, whether a <source> may give that URL.
+        dropping = 0
+        media: str | None = None
+        sources = False
         allowed, parser_tags, no_attr = self.allowed, self.parser_tags, self._no_attr_tags
         pos, end = 0, len(html)
         match = _TOKEN.match
@@ -150,7 +172,8 @@ class FastSanitizer:
                 if pre_start and data[0] == "\n":
                     return None
                 pre_start = False
-                text.append(data)
+                if not dropping:
+                    text.append(data)
                 continue
             name = m.group("name")
             if name is None:  # a comment: dropped, but it splits the text around it
@@ -165,18 +188,19 @@ class FastSanitizer:
                 continue
             closing = m.group("end")
             attrs = m.group("attrs")
+            slash = m.group("slash")
             if name not in parser_tags:
                 # Stripped by bleach's tokenizer; html5lib never sees it.
-                if pre_start or (closing and (attrs or m.group("slash"))):
+                if pre_start or (closing and (attrs or slash)):
                     return None
-                if not closing and seen_tag and name in self.block_level:
+                if not closing and seen_tag and name in self.block_level and not dropping:
                     text.append("\n")
                 seen_tag = True
                 continue
             seen_tag = True
             pre_start = False
-            if name not in allowed or name in _UNMODELLED:
-                return None  # dropped with its content, or tree rules not modelled
+            if name in _UNMODELLED:
+                return None
             if text:
                 flushed = self._text(text)
                 if flushed is None:
@@ -184,10 +208,64 @@ class FastSanitizer:
                 out.append(flushed)
                 text = []
             if closing:
-                if attrs or m.group("slash") or not stack or stack[-1] != name:
+                if attrs or slash or not stack or stack[-1] != name:
                     return None  # misnested, void, or an end tag with attributes
                 stack.pop()
-                out.append(f"</{name}>")
+                if not dropping:
+                    out.append(f"</{name}>")
+                elif len(stack) < dropping:  # the end of a dropped element
+                    dropping = 0
+                    if media:
+                        link = self._link(media, base_url)
+                        if link is None:
+                            return None
+                        out.append(link)
+                    media = None
+                continue
+            values = _attributes(attrs) if attrs else {}
+            if values is None:
+                return None
+            if name not in allowed:
+                if name in _RAW:
+                    # Raw text up to "</name" (any case) and a space, "/" or ">".
+                    if slash:
+                        return None
+                    raw_end = _RAW_END[name].search(html, pos)
+                    if raw_end is None or not html.startswith(f"</{name}>", raw_end.start()):
+                        return None
+                    if name == "script" and "<!--" in html[pos : raw_end.start()]:
+                        return None  # script data's escaped states: for html5lib
+                    pos = raw_end.start() + len(name) + 3
+                    if not dropping and name in _MEDIA:
+                        url = self.media_url(values, base_url)
+                        if url:
+                            link = self._link(url, base_url)
+                            if link is None:
+                                return None
+                            out.append(link)
+                elif name == _EMBED:
+                    if not dropping:
+                        url = self.media_url(values, base_url)
+                        if url:
+                            link = self._link(url, base_url)
+                            if link is None:
+                                return None
+                            out.append(link)
+                elif name == "source":
+                    if dropping and sources and not media:
+                        media = self.media_url(values, base_url)
+                elif name in _DROP_CONTENT:
+                    if slash or (name == "button" and "button" in stack):
+                        return None
+                    if len(stack) >= MAX_DEPTH:
+                        return None
+                    stack.append(name)
+                    if not dropping:
+                        dropping = len(stack)
+                        media = self.media_url(values, base_url) if name in _MEDIA else None
+                        sources = name in ("video", "audio")
+                else:
+                    return None  # foreign content, select, template, frames
                 continue
             if stack:
                 if name in _CLOSES_P and "p" in stack:
@@ -203,18 +281,20 @@ class FastSanitizer:
             if name in ("dd", "dt") and (not stack or stack[-1] != "dl"):
                 return None
             void = name in _VOID
-            if m.group("slash") and not void:
+            if slash and not void:
                 return None  # "<p/>" is a start tag: leave such oddities to html5lib
-            if attrs or name not in no_attr:
-                tag = self._tag(name, attrs, base_url)
-                if tag is None:
-                    return None
-                out.append(tag)
-            else:
-                out.append(no_attr[name])
+            if not dropping:
+                if values or name not in no_attr:
+                    kept = self.finish_tag(name, values, base_url)
+                    if kept is not None:
+                        out.append(self._start_tag(name, kept))
+                else:
+                    out.append(no_attr[name])
             if not void:
                 stack.append(name)
                 pre_start = name == "pre"
+        if dropping:
+            return None  # a dropped element open at the end: its link comes last
         if text:
             flushed = self._text(text)
             if flushed is None:
@@ -225,27 +305,17 @@ class FastSanitizer:
         out.extend(f"</{name}>" for name in reversed(stack))
         return "".join(out)
 
-    def _tag(self, name: str, attrs: str, base_url: str) -> str | None:
-        """A kept start tag as bleach writes it; "" when it is dropped; None: decline."""
-        values: dict[str, str] = {}
-        if attrs:
-            for m in _ATTR.finditer(attrs):
-                key = m.group(1)
-                if key in values:
-                    return None  # html5lib keeps the first: not worth modelling
-                value = m.group(2)
-                if value is None:
-                    value = m.group(3)
-                    if value is None:
-                        value = m.group(4) or ""
-                values[key] = value
-        kept = self.finish_tag(name, values, base_url)
-        if kept is None:
-            return ""
+    def _start_tag(self, name: str, attrs: dict[str, str]) -> str:
         attr_value = self.attr_value
-        return (
-            "<" + name + "".join(f" {key}={attr_value(value)}" for key, value in kept.items()) + ">"
-        )
+        return "<" + name + "".join(f" {k}={attr_value(v)}" for k, v in attrs.items()) + ">"
+
+    def _link(self, url: str, base_url: str) -> str | None:
+        """The link that replaces a media element (sanitize's _ReadingFilter._media_link)."""
+        kept = self.finish_tag("a", {"href": url}, base_url)
+        label = self._text([url])
+        if kept is None or label is None:
+            return None
+        return self._start_tag("a", kept) + label + "</a>"
 
     def _text(self, parts: list[str]) -> str | None:
         """A text node as bleach writes it: entities it recognizes stay as written,
@@ -256,20 +326,41 @@ class FastSanitizer:
         pieces = data.split("&")
         out = [pieces[0].replace(">", "&gt;")]
         for piece in pieces[1:]:
-            m = _ENTITY.match(piece)
-            if m is not None:
-                name = m.group(1)
-                if name[0] != "#" and name + ";" not in self.entities:
-                    return None
-                out.append("&" + name + ";" + piece[m.end() :].replace(">", "&gt;"))
-            elif not piece or piece[0] in _AMP_END:
-                # bleach's match_entity stops at once: a bare ampersand.
-                out.append("&amp;" + piece.replace(">", "&gt;"))
+            # bleach's match_entity: a name runs up to one of "<&=;" or whitespace; it
+            # is an entity only when that character is ";".
+            if piece[:1] == "#":
+                m = _NUMERIC.match(piece)
+                if m is None:
+                    return None  # "&#;", "&#12a;"...: bleach's quirks, not ours
+                out.append("&" + piece[: m.end()] + piece[m.end() :].replace(">", "&gt;"))
+                continue
+            m = _NAMED.match(piece)
+            if m is not None and m.end() > 1:
+                if piece[: m.end()] not in self.entities:
+                    return None  # bleach keeps "&whatever;" as it is: leave it to bleach
+                out.append("&" + piece[: m.end()] + piece[m.end() :].replace(">", "&gt;"))
             else:
-                return None
+                out.append("&amp;" + piece.replace(">", "&gt;"))  # a bare ampersand
         return "".join(out)
 
 
-_ENTITY = re.compile(r"(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+def _attributes(attrs: str) -> dict[str, str] | None:
+    """The attributes of a tag the tokenizer accepted, in order; None: duplicates
+    (html5lib keeps the first one: not worth modelling)."""
+    values: dict[str, str] = {}
+    for m in _ATTR.finditer(attrs):
+        key = m.group(1)
+        if key in values:
+            return None
+        value = m.group(2)
+        if value is None:
+            value = m.group(3)
+            if value is None:
+                value = m.group(4) or ""
+        values[key] = value
+    return values
+
+
+_NUMERIC = re.compile(r"#(?:[0-9]+|[xX][0-9a-fA-F]+);")
 # bleach.html5lib_shim.match_entity's end characters: "<&=;" + string.whitespace
-_AMP_END = frozenset("<&=; \t\n\r\x0b\x0c")
+_NAMED = re.compile("[^<&=; \t\n\r\x0b\x0c]*;")

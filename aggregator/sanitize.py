@@ -274,6 +274,7 @@ class _Sanitizer:
             block_level=html5lib_shim.HTML_TAGS_BLOCK_LEVEL,
             finish_tag=self._finish_tag,
             attr_value=self._attr_value,
+            media_url=self._media_url,
             entities=[name for name in html5lib_shim.ENTITIES if name.endswith(";")],
         )
 
@@ -290,6 +291,11 @@ class _Sanitizer:
         if not self.filter._finish_tag(token):
             return None
         return {key[1]: value for key, value in token["data"].items()}
+
+    def _media_url(self, attrs: dict[str, str], base_url: str) -> str | None:
+        """What _ReadingFilter links to in place of a media element with ``attrs``."""
+        self.filter.base_url = base_url
+        return self.filter._media_url({"data": {(None, k): v for k, v in attrs.items()}})
 
     def _attr_value(self, value: str) -> str:
         """An attribute value quoted and escaped as BleachHTMLSerializer writes it

@@ -215,6 +215,7 @@ _TEXT = st.one_of(
             "&unknown;",
             "&am",
             "&#;",
+            "&#12a;",
             "&#x;",
             "&#12a;",
             "a>b",
@@ -332,6 +333,14 @@ _CLEAN_ATTRS = st.dictionaries(
     max_size=4,
 ).map(_clean_attrs)
 
+# fmt: off
+_WELL_FORMED_NAMES = [
+    "p", "p", "a", "a", "em", "strong", "b", "i", "div", "blockquote", "ul", "ol", "li", "dl",
+    "dt", "dd", "h2", "h3", "figure", "figcaption", "span", "code", "q", "time", "abbr", "del",
+    "ins", "section", "header", "pre", "pre", "script", "style", "iframe", "video", "audio",
+    "object", "button", "noscript", "textarea",
+]
+# fmt: on
 WELL_FORMED = st.recursive(
     st.one_of(
         st.sampled_from(
@@ -363,6 +372,12 @@ WELL_FORMED = st.recursive(
                 "<wbr>",
                 '<img src="a.png" src="b.png">',
                 '<img alt="a" src="x.png" alt="b">',
+                '<source src="v.mp4">',
+                "<source src='javascript:x'>",
+                "<source>",
+                '<embed src="https://ex.org/a?b&amp;c">',
+                "<embed>",
+                "</script>",
             ]
         ),  # fmt: skip
         st.builds(lambda a: f"<img{a}>", _CLEAN_ATTRS),
@@ -374,41 +389,7 @@ WELL_FORMED = st.recursive(
             if name in ("ul", "ol")
             else f"<{name}{attrs}>{''.join(kids)}</{name}>"
         ),
-        st.sampled_from(
-            [
-                "p",
-                "p",
-                "a",
-                "a",
-                "em",
-                "strong",
-                "b",
-                "i",
-                "div",
-                "blockquote",
-                "ul",
-                "ol",
-                "li",
-                "dl",
-                "dt",
-                "dd",
-                "h2",
-                "h3",
-                "figure",
-                "figcaption",
-                "span",
-                "code",
-                "q",
-                "time",
-                "abbr",
-                "del",
-                "ins",
-                "section",
-                "header",
-                "pre",
-                "pre",
-            ]
-        ),  # fmt: skip
+        st.sampled_from(_WELL_FORMED_NAMES),  # fmt: skip
         _CLEAN_ATTRS,
         st.lists(inner, max_size=3),
     ),
@@ -468,11 +449,48 @@ def test_generated_cut_text(html: str) -> None:
     assert_same(html, BASE)
 
 
+# Hand-picked neighbours of the fast path's edges: whatever it answers must be bleach's.
+TRICKY = [
+    "<a href=x>a <a href=y>b</a></a>",
+    "<b>1<b>2<b>3<b>4</b></b></b></b>",
+    "<p>a<ul><li>b</li></ul></p>",
+    "<ul><li>a<li>b</li></li></ul>",
+    "<h2>a<h3>b</h3></h2>",
+    "<script><!--<script></script>--><script>y</script>",
+    "<script>a<!-- b --></script>c",
+    "<style>a</style x>b",
+    "<style>a</style >b",
+    "<style>a</STYLE>b",
+    "<textarea>a</textarea/>b",
+    "<iframe src=/f>x</iframe >y",
+    "<object data=/o><source src=v.mp4></object>",
+    "<object><source src=v.mp4></object><button><source src=b.mp4></button>",
+    "<video><source src=v.mp4></video>",
+    "<video><source src=javascript:x><source src=v.mp4></video>",
+    "<video src=/v.mp4><source src=w.mp4></video>",
+    "<audio><object data=/o></object><source src=a.mp3></audio>",
+    "<video><source src=v.mp4>",
+    "<object data=/o><p>x",
+    "x<iframe src='/a?b&c=1&amp;d'></iframe>y",
+    "<pre><script></script>\nx</pre>",
+    "<pre><!---->\nx</pre>",
+    "<pre><span></span>\nx</pre>",
+    "a<section>b<section/>c",
+    "<p>a</p><section>b",
+    "&am<!---->p; &am<span></span>p; &amp<script></script>;",
+]
+
+
+@pytest.mark.parametrize("html", TRICKY)
+def test_tricky(html: str) -> None:
+    assert_same(html, BASE)
+
+
 # --- what the fast path takes and what it leaves to bleach ---------------------------
 
 ACCEPTED = [
     "<p>Hello <b>world</b></p>",
-    "Tom &amp; Jerry & co &eacute;t&eacute; &#233; &#x41; x > y",
+    "Tom &amp; Jerry & co &eacute;t&eacute; &#233; &#x41; x > y AT&T a=1&b=2 &am &;",
     '<p><a href="/x?a=1&amp;b=2" title="t">lien</a> et <em>emphase</em></p>',
     '<figure><img src="a.jpg" alt="l\'été" width="800" height="600" loading="lazy">'
     "<figcaption>légende</figcaption></figure>",
@@ -482,6 +500,11 @@ ACCEPTED = [
     "<p>Unclosed <b>bold <i>italic",
     '<a href="javascript:alert(1)">x</a><img src="p.gif" width="1" height="1">',
     "<dl><dt>t</dt><dd>d</dd></dl><hr><br/>",
+    '<p>a</p><script>document.write("<p>x</p>")</script><style>p { }</style>b',
+    '<iframe src="https://www.youtube.com/embed/x?a=1&amp;b=2" allowfullscreen></iframe>',
+    '<video poster="p.jpg"><source src="v.webm"><source src="v.mp4">No <b>video</b></video>',
+    '<object data="https://ex.org/x.swf"><param name=a></object><embed src="/x.swf">',
+    '<form action="https://evil.example/login"><input name="password"><button>OK</button></form>',
 ]
 DECLINED = [
     "<p>a<div>b</div></p>",  # a block closes the <p>
@@ -496,8 +519,14 @@ DECLINED = [
     "</p>stray",
     "<table><tr><td>x</td></tr></table>",
     "<ruby>a<rt>b</rt></ruby>",
-    "<script>alert(1)</script>",
-    "<iframe src='x'></iframe>",
+    "<svg onload=alert(1)><circle r=4 /></svg>",  # foreign content
+    "<select><option>x</option></select>",
+    "<template><p>x</p></template>",
+    "<script>x<!--<script></script>y</script>",  # script data's escaped states
+    "<script>x</SCRIPT>",
+    "<style>x",  # raw text to the end
+    "<video><source src=a.mp4>",  # dropped element left open
+    "<button><button>x</button></button>",
     "<P>upper</P>",
     '<a HREF="x">upper</a>',
     '<a href="x" href="y">dup</a>',
@@ -509,8 +538,10 @@ DECLINED = [
     "<!DOCTYPE html><p>x</p>",
     "<!-- a -- b -->",
     "a < b",
-    "&unknown; &am",
+    "&unknown;",
+    "&am;",
     "&#;",
+    "&#12a;",
     "x\ufdd0",
 ]
 
