@@ -86,6 +86,10 @@ _FORMATTING = frozenset(
     }
 )
 _VOID = frozenset({"br", "hr", "img"})
+# End tags that may close formatting elements left open inside them.
+_IMPLICIT_CLOSERS = _FORMATTING | _HEADINGS | {
+    "p", "li", "dd", "dt", "div", "blockquote", "figure", "figcaption", "details", "summary"
+}  # fmt: skip
 # Allowed tags whose tree rules we do not model: tables (foster parenting, implied
 # tbody), ruby annotations (implied end tags).
 _UNMODELLED = frozenset(
@@ -104,6 +108,16 @@ _EMBED = "embed"  # void
 _MEDIA = frozenset({"iframe", "video", "audio", "embed", "object"})
 # ... and the others (foreign content, select and template modes, frames): declined.
 _RAW_END = {name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE) for name in _RAW}
+
+# Allowed start tags before which html5lib reconstructs the active formatting elements
+# (formatting, void formatting, "any other" inline); block-level ones do not.
+_RECONSTRUCT = frozenset(
+    {
+        "a", "b", "code", "em", "i", "s", "small", "strong", "u", "br", "img",
+        "abbr", "cite", "dfn", "kbd", "mark", "q", "samp", "sub", "sup", "time", "var",
+        "del", "ins",
+    }
+)  # fmt: skip
 
 FinishTag = Callable[[str, dict[str, str], str], "dict[str, str] | None"]
 
@@ -159,6 +173,11 @@ class FastSanitizer:
         dropping = 0
         media: str | None = None
         sources = False
+        # Formatting elements closed implicitly (by the end of a block, "<p><em>x</p>"):
+        # html5lib keeps them in its list of active formatting elements and opens them
+        # again before the next text or inline start tag ("reconstruct").
+        pending: list[tuple[str, str]] = []
+        opened: list[str] = []  # the start tag written for each element of the stack
         allowed, parser_tags, no_attr = self.allowed, self.parser_tags, self._no_attr_tags
         pos, end = 0, len(html)
         match = _TOKEN.match
@@ -172,6 +191,8 @@ class FastSanitizer:
                 if pre_start and data[0] == "\n":
                     return None
                 pre_start = False
+                if pending:
+                    self._reopen(pending, stack, opened, out)
                 if not dropping:
                     text.append(data)
                 continue
@@ -193,6 +214,8 @@ class FastSanitizer:
                 # Stripped by bleach's tokenizer; html5lib never sees it.
                 if pre_start or (closing and (attrs or slash)):
                     return None
+                if pending:  # its "" or "\n" is a characters token: reconstruct
+                    self._reopen(pending, stack, opened, out)
                 if not closing and seen_tag and name in self.block_level and not dropping:
                     text.append("\n")
                 seen_tag = True
@@ -208,9 +231,24 @@ class FastSanitizer:
                 out.append(flushed)
                 text = []
             if closing:
-                if attrs or slash or not stack or stack[-1] != name:
-                    return None  # misnested, void, or an end tag with attributes
+                if attrs or slash or not stack:
+                    return None
+                if stack[-1] != name:
+                    # Only formatting elements above it: they close, and wait in
+                    # ``pending`` (html5lib's end of a block, or adoption agency without
+                    # a furthest block). Anything else: misnested, for html5lib.
+                    if dropping or pending or name not in _IMPLICIT_CLOSERS:
+                        return None
+                    i = len(stack) - 1
+                    while i >= 0 and stack[i] in _FORMATTING and stack[i] != name:
+                        i -= 1
+                    if i < 0 or stack[i] != name:
+                        return None
+                    out.extend(f"</{inner}>" for inner in reversed(stack[i + 1 :]))
+                    pending.extend(zip(stack[i + 1 :], opened[i + 1 :], strict=True))
+                    del stack[i + 1 :], opened[i + 1 :]
                 stack.pop()
+                opened.pop()
                 if not dropping:
                     out.append(f"</{name}>")
                 elif len(stack) < dropping:  # the end of a dropped element
@@ -225,6 +263,15 @@ class FastSanitizer:
             values = _attributes(attrs) if attrs else {}
             if values is None:
                 return None
+            if pending:
+                if name in _FORMATTING and any(name == p for p, _ in pending):
+                    # "<a>" looks for an older one before reconstructing; Noah's ark. (The
+                    # "in stack" rule below would decline these too, once reopened.)
+                    return None
+                if name in _RECONSTRUCT:
+                    self._reopen(pending, stack, opened, out)
+                elif name not in allowed:
+                    return None
             if name not in allowed:
                 if name in _RAW:
                     # Raw text up to "</name" (any case) and a space, "/" or ">".
@@ -260,6 +307,7 @@ class FastSanitizer:
                     if len(stack) >= MAX_DEPTH:
                         return None
                     stack.append(name)
+                    opened.append("")
                     if not dropping:
                         dropping = len(stack)
                         media = self.media_url(values, base_url) if name in _MEDIA else None
@@ -283,15 +331,18 @@ class FastSanitizer:
             void = name in _VOID
             if slash and not void:
                 return None  # "<p/>" is a start tag: leave such oddities to html5lib
+            tag = ""
             if not dropping:
                 if values or name not in no_attr:
                     kept = self.finish_tag(name, values, base_url)
                     if kept is not None:
-                        out.append(self._start_tag(name, kept))
+                        tag = self._start_tag(name, kept)
                 else:
-                    out.append(no_attr[name])
+                    tag = no_attr[name]
+                out.append(tag)
             if not void:
                 stack.append(name)
+                opened.append(tag)
                 pre_start = name == "pre"
         if dropping:
             return None  # a dropped element open at the end: its link comes last
@@ -304,6 +355,18 @@ class FastSanitizer:
         # closes them.
         out.extend(f"</{name}>" for name in reversed(stack))
         return "".join(out)
+
+    @staticmethod
+    def _reopen(
+        pending: list[tuple[str, str]], stack: list[str], opened: list[str], out: list[str]
+    ) -> None:
+        """html5lib's "reconstruct the active formatting elements": a copy of each
+        implicitly closed one, outermost first, opened in the current element."""
+        for name, tag in pending:
+            out.append(tag)
+            stack.append(name)
+            opened.append(tag)
+        pending.clear()
 
     def _start_tag(self, name: str, attrs: dict[str, str]) -> str:
         attr_value = self.attr_value
