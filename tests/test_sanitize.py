@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator import sanitize
 from aggregator.sanitize import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
@@ -432,3 +433,43 @@ def test_the_fallback_text_extraction_reads_like_the_parser() -> None:
 
     html = "<p>Un</p><!-- c --><script>alert(1)</script><p>deux &amp; trois</p>"
     assert _strip_tags(html).split() == [_PARA + "Un" + _PARA, _PARA + "deux", "&", "trois" + _PARA]
+
+
+_URL_PIECES = st.sampled_from(
+    ["http://", "https://", "HTTP://", "ftp://", "//", "javascript:", "x.org", "ex.org:8080",
+     "[::1]", "/", "/a", "..", ".", "?", "#", ";", "&", "=", "%20", "%", " ", "\t", "\\",
+     "é", "<", '"', "'", "@", ":", "~", "a", "B", "0", "\x00", "\x7f", "^", "|"]
+)  # fmt: skip
+
+
+_NEAR_URLS = st.tuples(
+    st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "//", ""]),
+    st.sampled_from(["x.org", "ex.org:8080", "[::1]", "", "a b", "é.fr", "h:99999"]),
+    st.lists(_URL_PIECES, max_size=5).map("".join),
+    st.sampled_from(["", "?", "?a=1", "?a?b", "?#"]),
+    st.lists(_URL_PIECES, max_size=3).map("".join),
+    st.sampled_from(["", "#", "#top", "#a#b"]),
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    url=st.one_of(st.lists(_URL_PIECES, min_size=1, max_size=12).map("".join), _NEAR_URLS),
+    base=st.sampled_from([None, "https://base.example.org/dir/page", "http://base.example.org/"]),
+)
+def test_the_shortcut_for_plain_absolute_urls_changes_no_answer(url, base):
+    """clean_url returns a plain absolute URL at once; the long way gives the same."""
+    assert sanitize.clean_url(url, base) == sanitize._clean_url.__wrapped__(url, base, False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.org/a/b?x=1&y=2#top",
+        "http://example.org",
+        "https://cdn.ex.org:8443/i%C3%A9.png",
+    ],
+)
+def test_plain_absolute_urls_take_the_shortcut(url):
+    assert sanitize._PLAIN_ABSOLUTE.fullmatch(url)
+    assert sanitize.clean_url(url, "https://base.example.org/") == url
