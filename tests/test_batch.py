@@ -273,3 +273,22 @@ def children() -> list[int]:
                 if b"spawn_main" in (stat.parent / "cmdline").read_bytes():
                     found.append(int(stat.parent.name))
     return found
+
+
+def test_a_parse_worker_imports_only_what_parsing_needs():
+    """A worker unpickles its job and initializer by module name: they must not live
+    under aggregator.update, whose __init__ imports the HTTP client, the storage and
+    the config (~0.5 s of CPU per worker start, issue 14)."""
+    import pickle
+
+    from aggregator.cpustage import init_worker
+    from aggregator.update._processes import ParsePool
+
+    blob = pickle.dumps((ParsePool.job, init_worker))
+    heavy = ("aggregator.update", "aggregator.storage", "aggregator.fetch", "aggregator.config")
+    code = (
+        "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+        f"print(sorted(m for m in sys.modules if m.startswith({heavy!r} + ('requests',))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
+    assert out.stdout.decode().strip() == "[]", out.stdout

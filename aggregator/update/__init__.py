@@ -34,6 +34,16 @@ from urllib.parse import urlsplit
 
 from aggregator import discover, newsletters
 from aggregator.config import ConfigSource, summarize
+from aggregator.cpustage import (
+    PR_SET_PDEATHSIG,
+    ProcessedFeed,
+    build_entry,
+    cpu_stage,
+    init_worker,
+    process_body,
+    process_entries,
+    source_hash,
+)
 from aggregator.errors import ConfigError, DiscoveryError, FeedError, ParseError, StorageError
 from aggregator.fetch import Fetcher
 from aggregator.models import (
@@ -46,15 +56,7 @@ from aggregator.models import (
 )
 from aggregator.storage import Resolution, Storage
 
-from ._cpu import (
-    ProcessedFeed,
-    build_entry,
-    cpu_stage,
-    process_body,
-    process_entries,
-    source_hash,
-)
-from ._processes import PR_SET_PDEATHSIG, CpuArgs, ParsePool, init_worker
+from ._processes import CpuArgs, ParsePool
 
 log = logging.getLogger(__name__)
 

@@ -4,68 +4,19 @@ workers that never outlive their parent (issue 7, items 2 and 13)."""
 from __future__ import annotations
 
 import concurrent.futures as cf
-import ctypes
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import queue
-import signal
-import sys
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 
+from aggregator.cpustage import ProcessedFeed, cpu_stage, init_worker
 from aggregator.errors import ParseError
 
-from ._cpu import ProcessedFeed, cpu_stage
-
 log = logging.getLogger(__name__)
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def init_worker() -> None:
-    """First thing every parse worker process runs: it must never outlive its parent.
-
-    A parent killed with SIGKILL (or the OOM killer) runs no cleanup, and the workers
-    of a ``ProcessPoolExecutor`` then wait for work forever, and keep the resource
-    tracker alive with them (issue 7, item 13). Two guards:
-
-    - Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel kills us when the
-      parent dies, even if this process is busy in C code. The kernel means the
-      parent *thread* that started us: ``ParsePool`` starts its workers from its
-      own keeper thread, which lives until ``ParsePool.close()``.
-    - Everywhere: a thread waits on ``multiprocessing``'s parent sentinel, a pipe
-      whose other end only the parent holds; it becomes readable when the parent
-      process is gone, whichever thread started us.
-
-    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the
-    parent, which handles it, stops the pool itself.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = multiprocessing.parent_process()
-    if sys.platform == "linux":
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-                log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        except (OSError, AttributeError):  # no libc (musl static builds...): the thread does it
-            pass
-    if parent is None:
-        return
-    if parent.pid is not None and os.getppid() != parent.pid:
-        os._exit(1)  # the parent died before prctl: no signal would ever come
-    threading.Thread(
-        target=_exit_with_parent, args=(parent.sentinel,), name="watch-parent", daemon=True
-    ).start()
-
-
-def _exit_with_parent(sentinel: int) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(1)  # no cleanup: the parent that would want it is gone
-
 
 # cpu_stage's arguments: feed URL, body, headers, final URL, now, known entry hashes.
 CpuArgs = tuple[str, bytes, dict[str, str], str, datetime, dict[str, str]]
