@@ -441,7 +441,7 @@ def _create_v6(db: sqlite3.Connection) -> None:
 #   text (a Mastodon or Bluesky post): the dashboard styles it as such, the email
 #   subject uses it.
 # * ``entries.thumbnail``: the item's picture for the river and widgets (an http(s)
-#   URL, or a small raster data: URL), chosen at ingest (``update/_cpu.py``).
+#   URL, or a small raster data: URL), chosen at ingest (``cpustage.py``).
 # * ``entries.search_title`` / ``search_body``: the title and the WHOLE body (not only
 #   the 2,000-character summary) as the index sees them: their words folded and
 #   stemmed by ``aggregator.folding`` (accents, case, œ/æ, plurals in -s/-x), the same
