@@ -62,14 +62,23 @@ class Tmux:
         return self._run("capture-pane", "-p", "-t", "nb")
 
     def wait_for(self, predicate: Callable[[str], bool], what: str) -> str:
-        """Polls the screen: newsboat is another process, there is no clock to pass."""
-        deadline = time.monotonic() + WAIT
+        """Polls the screen: newsboat is another process, there is no clock to pass.
+
+        On a loaded machine curses can leave a partly repainted screen in tmux (the
+        feed list drawn over the start-up lines): after a while without a match, Ctrl-L
+        (newsboat's "redraw", what a person would press) asks for a full repaint."""
+        started = time.monotonic()
+        deadline, next_redraw = started + WAIT, started + 3.0
         while True:
             screen = self.screen()
             if predicate(screen):
                 return screen
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise AssertionError(f"newsboat never showed {what}; the screen:\n{screen}")
+            if now > next_redraw:
+                self.keys("C-l")
+                next_redraw = now + 3.0
             time.sleep(0.2)
 
     def close(self) -> None:
