@@ -200,12 +200,8 @@ class FastSanitizer:
             if name is None:  # a comment: dropped, but it splits the text around it
                 if pre_start:
                     return None
-                if text:
-                    flushed = self._text(text)
-                    if flushed is None:
-                        return None
-                    out.append(flushed)
-                    text = []
+                if not self._flush(text, out):
+                    return None
                 continue
             closing = m.group("end")
             attrs = m.group("attrs")
@@ -224,12 +220,8 @@ class FastSanitizer:
             pre_start = False
             if name in _UNMODELLED:
                 return None
-            if text:
-                flushed = self._text(text)
-                if flushed is None:
-                    return None
-                out.append(flushed)
-                text = []
+            if not self._flush(text, out):
+                return None
             if closing:
                 if attrs or slash or not stack:
                     return None
@@ -346,11 +338,8 @@ class FastSanitizer:
                 pre_start = name == "pre"
         if dropping:
             return None  # a dropped element open at the end: its link comes last
-        if text:
-            flushed = self._text(text)
-            if flushed is None:
-                return None
-            out.append(flushed)
+        if not self._flush(text, out):
+            return None
         # At the end of input html5lib leaves the open elements open; the serializer
         # closes them.
         out.extend(f"</{name}>" for name in reversed(stack))
@@ -379,6 +368,17 @@ class FastSanitizer:
         if kept is None or label is None:
             return None
         return self._start_tag("a", kept) + label + "</a>"
+
+    def _flush(self, text: list[str], out: list[str]) -> bool:
+        """Write the pending text node to ``out`` (and empty it); False when bleach
+        must do it (see ``_text``)."""
+        if text:
+            flushed = self._text(text)
+            if flushed is None:
+                return False
+            out.append(flushed)
+            text.clear()
+        return True
 
     def _text(self, parts: list[str]) -> str | None:
         """A text node as bleach writes it: entities it recognizes stay as written,
