@@ -99,15 +99,21 @@ def test_status_page_says_no_problem_in_words_and_folds_english_details(app, cli
     assert '<p class="muted" lang="en">ReadTimeout' in details.group(1)
 
 
-def test_local_time_on_pages(tmp_path):
+def _montreal_app(tmp_path, display: str = ""):
+    """A dashboard in Montréal's time zone with one entry dated NOW."""
     yaml = (
-        "settings:\n  display:\n    time_zone: America/Montreal\n"
+        f"settings:\n  display:\n    time_zone: America/Montreal\n{display}"
         f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
     )
     app = app_over(tmp_path, yaml)
     st = app.extensions["aggregator"]
     st.storage.sync_feeds(st.config.feeds, now=NOW)
     st.storage.upsert_entries(NEWS, [entry(NEWS, 1, NOW)], now=NOW)
+    return app, st
+
+
+def test_local_time_on_pages(tmp_path):
+    app, st = _montreal_app(tmp_path)
     page = text(app.test_client().get("/"))
     assert 'title="29 novembre 2026 à 21:30"' in page
     assert "UTC" not in page
@@ -304,14 +310,7 @@ def test_each_locale_writes_dates_its_own_way():
 
 
 def test_a_french_canadian_dashboard_says_its_hours_with_h(tmp_path):
-    yaml = (
-        "settings:\n  display:\n    time_zone: America/Montreal\n    locale: fr_CA\n"
-        f"tabs:\n  - name: A\n    feeds:\n      - url: {NEWS}\n"
-    )
-    app = app_over(tmp_path, yaml)
-    st = app.extensions["aggregator"]
-    st.storage.sync_feeds(st.config.feeds, now=NOW)
-    st.storage.upsert_entries(NEWS, [entry(NEWS, 1, NOW)], now=NOW)
+    app, st = _montreal_app(tmp_path, "    locale: fr_CA\n")
     page = text(app.test_client().get("/"))
     assert 'title="29 novembre 2026 à 21 h 30"' in page
     st.close()
