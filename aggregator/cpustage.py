@@ -254,6 +254,13 @@ def cpu_stage(
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
+# Parse workers run this much nicer than the process that started them. That process
+# stores what they parse and serves the dashboard: when the cores are busy, it goes
+# first, the batch work takes the rest. Without it, three busy processes share two
+# cores evenly, storage falls behind parsing, and a cold 1,000-feed refresh ended with
+# ~4 s of storing on one core after the last parse (benchmarks/ingest.py, issue 14).
+WORKER_NICENESS = 10
+
 
 def init_worker() -> None:
     """First thing every parse worker process runs: it must never outlive its parent.
@@ -270,10 +277,13 @@ def init_worker() -> None:
       whose other end only the parent holds; it becomes readable when the parent
       process is gone, whichever thread started us.
 
+    The worker also lowers its own priority (``WORKER_NICENESS``).
+
     SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the
     parent, which handles it, stops the pool itself.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _lower_priority()
     parent = multiprocessing.parent_process()
     if sys.platform == "linux":
         try:
@@ -289,6 +299,14 @@ def init_worker() -> None:
     threading.Thread(
         target=_exit_with_parent, args=(parent.sentinel,), name="watch-parent", daemon=True
     ).start()
+
+
+def _lower_priority() -> None:
+    if hasattr(os, "nice"):  # not on Windows
+        try:
+            os.nice(WORKER_NICENESS)
+        except OSError as e:  # a sandbox may forbid it: parsing works all the same
+            log.debug("could not lower the parse worker's priority: %s", e)
 
 
 def _exit_with_parent(sentinel: int) -> None:

@@ -292,3 +292,24 @@ def test_a_parse_worker_imports_only_what_parsing_needs():
     )
     out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
     assert out.stdout.decode().strip() == "[]", out.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="needs os.getpriority (Unix)")
+def test_parse_workers_leave_the_cores_to_the_process_that_stores():
+    """The process that stores the parsed entries (and serves the dashboard) goes
+    first when the cores are busy: its parse workers run WORKER_NICENESS nicer.
+    Without it a cold refresh ended with seconds of storing on one core (issue 14)."""
+    from aggregator.cpustage import WORKER_NICENESS
+
+    url = "https://example.org/f.xml"
+    pool = ParsePool(2)
+    try:
+        assert len(pool.run((url, rss(1).encode(), {}, url, NOW, {})).entries) == 2
+        pids = children()
+        assert pids, "no worker process was seen"
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in pids} == {
+            min(mine + WORKER_NICENESS, 19)
+        }
+    finally:
+        pool.close()
