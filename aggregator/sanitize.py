@@ -213,6 +213,16 @@ class _ReadingFilter(BleachSanitizerFilter):
                     continue
                 yield tok
 
+    def sanitize_uri_value(self, value, allowed_protocols):
+        # bleach normalizes a copy of the value (entities, spaces, case) and parses it
+        # to read its scheme; a plain absolute http(s) URL without "&" comes out of
+        # that unchanged, with an allowed scheme: bleach keeps it as it is. A fifth of
+        # sanitizing's CPU on the benchmark corpus (tests/test_sanitize.py compares).
+        plain = "&" not in value and _PLAIN_ABSOLUTE.fullmatch(value)
+        if plain and value[: value.index(":")] in allowed_protocols:
+            return value
+        return super().sanitize_uri_value(value, allowed_protocols)
+
     def _media_url(self, token) -> str | None:
         attrs = token.get("data") or {}
         for name in ("src", "data"):

@@ -473,3 +473,25 @@ def test_the_shortcut_for_plain_absolute_urls_changes_no_answer(url, base):
 def test_plain_absolute_urls_take_the_shortcut(url):
     assert sanitize._PLAIN_ABSOLUTE.fullmatch(url)
     assert sanitize.clean_url(url, "https://base.example.org/") == url
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    url=st.one_of(
+        st.lists(_URL_PIECES, min_size=1, max_size=12).map("".join),
+        _NEAR_URLS,
+        st.from_regex(sanitize._PLAIN_ABSOLUTE, fullmatch=True),  # the shortcut's own
+    ),
+    protocols=st.sampled_from(
+        [sanitize.ALLOWED_PROTOCOLS, frozenset({"https"}), frozenset({"mailto"})]
+    ),
+)
+def test_the_uri_check_shortcut_changes_no_answer_of_bleach(url, protocols):
+    """_ReadingFilter answers bleach's URI check at once for a plain absolute URL;
+    bleach's own check gives the same answer, for every URL."""
+    from bleach.sanitizer import BleachSanitizerFilter
+
+    ours = sanitize._ReadingFilter(None, "")
+    assert ours.sanitize_uri_value(url, protocols) == BleachSanitizerFilter.sanitize_uri_value(
+        ours, url, protocols
+    )
