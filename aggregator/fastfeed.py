@@ -43,6 +43,8 @@ from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
+from aggregator.plainurl import PLAIN_ABSOLUTE
+
 log = logging.getLogger(__name__)
 
 # Set AGGREGATOR_NO_FAST_PARSE=1 (read by parse) to always use feedparser.
@@ -239,6 +241,8 @@ def _leaf(el: ET.Element) -> str:
 
 
 def _join(base: str, uri: str) -> str:
+    if PLAIN_ABSOLUTE.fullmatch(uri):  # feedparser's _urljoin would give it back as is
+        return uri
     return _urljoin(base or "", uri)  # type: ignore[no-any-return]
 
 

@@ -39,6 +39,7 @@ import feedparser.mixin
 from . import fastfeed
 from .errors import ParseError
 from .models import Enclosure, ParsedEntry, ParsedFeed
+from .plainurl import PLAIN_ABSOLUTE
 
 log = logging.getLogger(__name__)
 
@@ -604,6 +605,8 @@ def _link(value: str | None, base: str) -> str | None:
     if not value:
         return None
     value = re.sub(r"[\t\n\r]", "", _clean_text(value)).strip()
+    if PLAIN_ABSOLUTE.fullmatch(value):  # urljoin would give it back unchanged
+        return value if len(value) <= MAX_FIELD["link"] else None
     try:
         value = urljoin(base, value)
     except ValueError:

@@ -34,6 +34,7 @@ from bleach import html5lib_shim
 from bleach.sanitizer import BleachSanitizerFilter
 
 from aggregator import _fastsanitize
+from aggregator.plainurl import PLAIN_ABSOLUTE
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +100,8 @@ _ENCODE = {c: f"%{ord(c):02X}" for c in ' "<>`{}|^'} | {
     chr(c): f"%{c:02X}" for c in [*range(0x20), 0x7F]
 }
 _ENCODE_TABLE = str.maketrans(_ENCODE)
-# An absolute http(s) URL that clean_url returns unchanged, the common case (most
-# links and pictures of a feed): lower-case scheme, a plain host, characters that need
-# no encoding; no ";" (urlparse's params), no empty "?" or "#" (urlunparse drops them),
-# no backslash, no brackets.
-_URL_CHARS = r"[A-Za-z0-9\-._~!$&'()*+,=:@%/]"
-_PLAIN_ABSOLUTE = re.compile(
-    rf"https?://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?(?:/{_URL_CHARS}*)?"
-    rf"(?:\?(?:{_URL_CHARS}|\?)+)?(?:\#{_URL_CHARS}+)?"
-)
+# An absolute http(s) URL that clean_url returns unchanged (see plainurl).
+_PLAIN_ABSOLUTE = PLAIN_ABSOLUTE
 
 
 def clean_url(
