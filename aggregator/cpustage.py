@@ -156,6 +156,7 @@ def build_entry(feed_url: str, e: ParsedEntry, digest: str, now: datetime) -> En
         title_derived=derived,
         thumbnail=pick_thumbnail(e, content),
         search_body=folding.body_index_text(content, summary) or " ",
+        search_title=folding.index_text(title) or " ",
     )
 
 

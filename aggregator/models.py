@@ -230,9 +230,11 @@ class Entry:
     # True when the feed gave no title and ``title`` was made from the text.
     title_derived: bool = False
     thumbnail: str | None = None  # http(s) URL, or a small raster data: URL
-    # The whole body's words as the search index stores them (aggregator.folding);
-    # '' = storage computes them from content_html.
+    # The title's and the whole body's words as the search index stores them
+    # (aggregator.folding), folded by the CPU stage in the worker processes;
+    # '' = storage computes them from the title and content_html.
     search_body: str = ""
+    search_title: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from aggregator import parse, sanitize
+from aggregator import folding, parse, sanitize
+from aggregator.storage._entries import search_columns
 from aggregator.update import _cpu
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -64,6 +66,10 @@ def test_items_fixture(body_path: Path, expected_path: Path) -> None:
             ("https://", "http://", "data:image/png", "data:image/jpeg", "data:image/gif")
         )
         assert all(x.type != "application/x-shockwave-flash" for x in e.enclosures)
+        # The worker folds the title and body for the index exactly as storage would
+        # for an entry made elsewhere (issue 14 moved the title's folding there).
+        assert search_columns(e) == search_columns(replace(e, search_title="", search_body=""))
+        assert e.search_title.strip() or not folding.words(e.title)
 
 
 # --- titles for items without one -----------------------------------------------------

@@ -116,11 +116,14 @@ def _fallback_hash(e: Entry) -> str:
 def search_columns(e: Entry) -> dict[str, str]:
     """What the full-text index stores for an entry (migration 7 in _schema.py): the
     title's and the whole body's words, folded by ``aggregator.folding``. The CPU
-    stage folds the body in the worker processes (``Entry.search_body``); an Entry
-    made elsewhere has it folded here. A title with no word is " ", not '' ('' would
-    mean "not computed" to the triggers)."""
+    stage folds them in the worker processes (``Entry.search_title`` and
+    ``search_body``); an Entry made elsewhere has them folded here. A title with no
+    word is " ", not '' ('' would mean "not computed" to the triggers)."""
     body = e.search_body or folding.body_index_text(e.content_html, e.summary)
-    return {"search_title": folding.index_text(e.title) or " ", "search_body": body}
+    return {
+        "search_title": e.search_title or folding.index_text(e.title) or " ",
+        "search_body": body,
+    }
 
 
 def encode_cursor(published: int, entry_id: int) -> str:
