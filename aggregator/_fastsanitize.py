@@ -10,11 +10,12 @@ the bleach path, passed in by ``sanitize``; text and attributes are escaped the 
 bleach's serializer does it.
 
 ``FastSanitizer.clean`` returns None -- "ask bleach" -- as soon as the input leaves the
-subset where that equivalence is evident (see ``_DECLINE`` comments below): comments
-in odd places, CDATA, doctypes, unknown entities, tags that html5lib closes or opens
-implicitly (a block inside <p>, <li> outside a list, tables, nested <a>...), elements
-dropped with their content, upper-case names, duplicate or oddly written attributes,
-misnested end tags. tests/test_fastsanitize.py proves the equality differentially
+subset where that equivalence is evident (see the comments below): comments in odd
+places, CDATA, doctypes, unknown entities, tags that html5lib closes or opens
+implicitly (a block inside <p>, <li> outside a list, a cell without its end tag,
+nested <a>...) or moves (foster parenting out of tables), foreign content that HTML
+breaks out of, upper-case names, duplicate or oddly written attributes, misnested end
+tags. tests/test_fastsanitize.py proves the equality differentially
 (test fixtures, the benchmark corpus, generated fragments).
 
 This module imports no bleach: ``sanitize`` stays the only one that does.
@@ -90,11 +91,28 @@ _VOID = frozenset({"br", "hr", "img"})
 _IMPLICIT_CLOSERS = _FORMATTING | _HEADINGS | {
     "p", "li", "dd", "dt", "div", "blockquote", "figure", "figcaption", "details", "summary"
 }  # fmt: skip
-# Allowed tags whose tree rules we do not model: tables (foster parenting, implied
-# tbody), ruby annotations (implied end tags).
-_UNMODELLED = frozenset(
-    {"table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "ruby", "rp", "rt"}
-)
+# Allowed tags whose tree rules we do not model: ruby annotations (implied end tags).
+_UNMODELLED = frozenset({"ruby", "rp", "rt"})
+
+# Tables (html5lib's "in table", "in table body", "in row", "in cell", "in caption"
+# insertion modes), in their plain shape only: each part directly in its parent, every
+# row and cell closed by its own end tag (but </table> may close a row group, and a
+# <tr> right in <table> gets the <tbody> html5lib implies), nothing but whitespace
+# between the structural tags (other text or elements there are foster-parented:
+# moved before the table). Inside a cell or a caption the "in body" rules apply.
+_TABLE_TAGS = frozenset({"table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th"})
+_ROW_GROUPS = frozenset({"thead", "tbody", "tfoot"})
+# Elements whose content is table structure, not flow: the "in table" modes.
+_TABLE_STRUCTURE = _ROW_GROUPS | {"table", "tr"}
+_TABLE_PARENT = {
+    "caption": ("table",),
+    "thead": ("table",),
+    "tbody": ("table",),
+    "tfoot": ("table",),
+    "tr": ("table", "thead", "tbody", "tfoot"),
+    "td": ("tr",),
+    "th": ("tr",),
+}
 
 # Elements the sanitizer drops with their content (sanitize.DROP_WITH_CONTENT) whose
 # parsing we model: raw text up to the matching end tag (script data, RAWTEXT, RCDATA;
@@ -106,7 +124,24 @@ _RAW = frozenset(
 _DROP_CONTENT = frozenset({"object", "applet", "video", "audio", "button"})
 _EMBED = "embed"  # void
 _MEDIA = frozenset({"iframe", "video", "audio", "embed", "object"})
-# ... and the others (foreign content, select and template modes, frames): declined.
+# ... foreign content (svg, math): skipped to its end tag when no HTML element can
+# break out of it (see ``_skip_foreign``) ...
+_FOREIGN = frozenset({"svg", "math"})
+# html5lib's InForeignContentPhase.breakoutElements (and <font>, which breaks out with
+# some attributes), the integration points (where HTML rules apply again inside foreign
+# content), elements with their own rules in foreign content, nested foreign roots, and
+# <source> (the sanitizer takes a media URL from any element of that name in <video>).
+_FOREIGN_STOP = frozenset(
+    {
+        "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt",
+        "em", "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li",
+        "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span",
+        "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var", "font",
+        "svg", "math", "foreignobject", "desc", "title", "script", "style",
+        "mi", "mo", "mn", "ms", "mtext", "source",
+    }
+)  # fmt: skip
+# ... and the others (select and template modes, frames): declined.
 _RAW_END = {name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE) for name in _RAW}
 
 # Allowed start tags before which html5lib reconstructs the active formatting elements
@@ -200,7 +235,7 @@ class FastSanitizer:
             if name is None:  # a comment: dropped, but it splits the text around it
                 if pre_start:
                     return None
-                if not self._flush(text, out):
+                if not self._flush(text, out, stack):
                     return None
                 continue
             closing = m.group("end")
@@ -220,8 +255,22 @@ class FastSanitizer:
             pre_start = False
             if name in _UNMODELLED:
                 return None
-            if not self._flush(text, out):
+            if not self._flush(text, out, stack):
                 return None
+            structure = bool(stack) and stack[-1] in _TABLE_STRUCTURE
+            if structure or name in _TABLE_TAGS:
+                # Cells and captions put a marker in the list of active formatting
+                # elements: none may wait to be reopened across one.
+                if pending or dropping:
+                    return None
+                if closing or name != "table":
+                    if not self._table_tag(
+                        name, closing, attrs, slash, stack, opened, out, base_url
+                    ):
+                        return None
+                    continue
+                if structure:
+                    return None  # <table> right in a table: foster-parented
             if closing:
                 if attrs or slash or not stack:
                     return None
@@ -260,7 +309,7 @@ class FastSanitizer:
                     # "<a>" looks for an older one before reconstructing; Noah's ark. (The
                     # "in stack" rule below would decline these too, once reopened.)
                     return None
-                if name in _RECONSTRUCT:
+                if name in _RECONSTRUCT or name in _FOREIGN:
                     self._reopen(pending, stack, opened, out)
                 elif name not in allowed:
                     return None
@@ -304,8 +353,12 @@ class FastSanitizer:
                         dropping = len(stack)
                         media = self.media_url(values, base_url) if name in _MEDIA else None
                         sources = name in ("video", "audio")
+                elif name in _FOREIGN:
+                    pos = self._skip_foreign(html, pos, name, slash)
+                    if pos < 0:
+                        return None
                 else:
-                    return None  # foreign content, select, template, frames
+                    return None  # select, template, frames
                 continue
             if stack:
                 if name in _CLOSES_P and "p" in stack:
@@ -338,7 +391,7 @@ class FastSanitizer:
                 pre_start = name == "pre"
         if dropping:
             return None  # a dropped element open at the end: its link comes last
-        if not self._flush(text, out):
+        if not self._flush(text, out, stack):
             return None
         # At the end of input html5lib leaves the open elements open; the serializer
         # closes them.
@@ -369,10 +422,114 @@ class FastSanitizer:
             return None
         return self._start_tag("a", kept) + label + "</a>"
 
-    def _flush(self, text: list[str], out: list[str]) -> bool:
+    def _table_tag(
+        self,
+        name: str,
+        closing: str | None,
+        attrs: str | None,
+        slash: str | None,
+        stack: list[str],
+        opened: list[str],
+        out: list[str],
+        base_url: str,
+    ) -> bool:
+        """A tag met in table structure, or a table part's tag anywhere but <table>'s
+        start tag (in a cell it follows the "in body" rules); False: decline.
+
+        Accepted: an end tag closing the current element when it is a table part
+        (</table> may also close a row group: html5lib's "in table body" mode closes it
+        for us), a part's start tag right in its parent (a <tr> right in <table> first
+        opens the <tbody> html5lib implies). Everything else changes html5lib's tree in
+        ways we do not model: foster parenting (any other start tag in table structure),
+        cells or rows closed implicitly, misplaced parts (ignored or moved).
+        """
+        top = stack[-1] if stack else ""
+        if closing:
+            if attrs or slash or name not in _TABLE_TAGS:
+                return False
+            if name == top:
+                count = 1
+            elif name == "table" and top in _ROW_GROUPS and stack[-2:-1] == ["table"]:
+                count = 2
+            else:
+                return False
+            for _ in range(count):
+                out.append(f"</{stack.pop()}>")
+                opened.pop()
+            return True
+        if slash or top not in _TABLE_PARENT.get(name, ()) or len(stack) >= MAX_DEPTH - 1:
+            return False
+        if name == "tr" and top == "table":
+            tbody = self._no_attr_tags.get("tbody")
+            if tbody is None:
+                return False
+            out.append(tbody)
+            stack.append("tbody")
+            opened.append(tbody)
+        values = _attributes(attrs) if attrs else {}
+        if values is None:
+            return False
+        if values or name not in self._no_attr_tags:
+            kept = self.finish_tag(name, values, base_url)
+            if kept is None:
+                return False
+            tag = self._start_tag(name, kept)
+        else:
+            tag = self._no_attr_tags[name]
+        out.append(tag)
+        stack.append(name)
+        opened.append(tag)
+        return True
+
+    def _skip_foreign(self, html: str, pos: int, name: str, slash: str | None) -> int:
+        """Where an <svg> or <math> element dropped with its content ends (-1: decline).
+
+        Its content must be tokens our tokenizer knows and no tag that leaves foreign
+        content (``_FOREIGN_STOP``): then html5lib puts everything up to the matching
+        end tag inside it, in the foreign namespace, and the sanitizer drops it whole.
+        A self-closing start tag is an empty element there. Tags bleach's tokenizer
+        strips never reach the tree (they become text); an end tag must close an
+        element opened inside (html5lib pops up to it), any other would be handled by
+        the HTML insertion mode.
+        """
+        if slash:
+            return pos
+        opened = [name]
+        parser_tags = self.parser_tags
+        match = _TOKEN.match
+        end = len(html)
+        while pos < end:
+            m = match(html, pos)
+            if m is None:
+                return -1
+            pos = m.end()
+            tag = m.group("name")
+            if tag is None:
+                continue  # text or comment
+            if tag in _FOREIGN_STOP and tag != name or tag in _FOREIGN and not m.group("end"):
+                return -1
+            closing = m.group("end")
+            if closing and (m.group("attrs") or m.group("slash")):
+                return -1
+            if tag not in parser_tags:
+                continue
+            if closing:
+                if tag not in opened:
+                    return -1
+                del opened[len(opened) - 1 - opened[::-1].index(tag) :]
+                if not opened:
+                    return pos
+            elif not m.group("slash"):
+                opened.append(tag)
+        return -1
+
+    def _flush(self, text: list[str], out: list[str], stack: list[str]) -> bool:
         """Write the pending text node to ``out`` (and empty it); False when bleach
-        must do it (see ``_text``)."""
+        must do it (see ``_text``) or when html5lib would move it before a table
+        (anything but whitespace right in table structure: foster parenting)."""
         if text:
+            if stack and stack[-1] in _TABLE_STRUCTURE and "".join(text).strip(_WS):
+                return False
             flushed = self._text(text)
             if flushed is None:
                 return False
