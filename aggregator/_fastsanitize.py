@@ -142,6 +142,11 @@ _FOREIGN_STOP = frozenset(
     }
 )  # fmt: skip
 # ... and the others (select and template modes, frames): declined.
+# Dropped elements html5lib reconstructs the active formatting elements before.
+_RECONSTRUCT_DROPPED = _FOREIGN | _DROP_CONTENT | {_EMBED}
+# Those html5lib parses in its "text" mode: no formatting element is reopened before
+# or inside them (<textarea>'s content is "in body" characters: it would be).
+_RAW_NO_RECONSTRUCT = _RAW - {"textarea"}
 _RAW_END = {name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE) for name in _RAW}
 
 # Allowed start tags before which html5lib reconstructs the active formatting elements
@@ -274,6 +279,11 @@ class FastSanitizer:
             if closing:
                 if attrs or slash or not stack:
                     return None
+                if pending and any(name == p for p, _ in pending):
+                    # The adoption agency takes the last element of that name in the
+                    # list of active formatting elements: the one waiting, not in the
+                    # stack (html5lib drops it from the list and ignores the tag).
+                    return None
                 if stack[-1] != name:
                     # Only formatting elements above it: they close, and wait in
                     # ``pending`` (html5lib's end of a block, or adoption agency without
@@ -305,13 +315,11 @@ class FastSanitizer:
             if values is None:
                 return None
             if pending:
-                if name in _FORMATTING and any(name == p for p, _ in pending):
-                    # "<a>" looks for an older one before reconstructing; Noah's ark. (The
-                    # "in stack" rule below would decline these too, once reopened.)
-                    return None
-                if name in _RECONSTRUCT or name in _FOREIGN:
+                if name == "a" and any(name == p for p, _ in pending):
+                    return None  # "<a>" looks for an older one before reconstructing
+                if name in _RECONSTRUCT or name in _RECONSTRUCT_DROPPED:
                     self._reopen(pending, stack, opened, out)
-                elif name not in allowed:
+                elif name not in allowed and name not in _RAW_NO_RECONSTRUCT:
                     return None
             if name not in allowed:
                 if name in _RAW:
@@ -365,7 +373,11 @@ class FastSanitizer:
                     return None
                 if name in _HEADINGS and stack[-1] in _HEADINGS:
                     return None
-                if name in _FORMATTING and name in stack:
+                # A formatting element in one of its kind: html5lib nests it
+                # ("<b>a <b>b</b></b>"), and Noah's ark drops the oldest of four alike
+                # from the list of active formatting elements: we stay below that.
+                # <a> first closes the open one: declined.
+                if name in _FORMATTING and (name == "a" or stack.count(name) > 2) and name in stack:
                     return None
                 if len(stack) >= MAX_DEPTH:
                     return None

@@ -124,9 +124,9 @@ def test_benchmark_corpus(seed: int) -> None:
     accepted = sum(assert_same(html, base) for html, base in frags)
     share = accepted / len(frags)
     print(f"seed {seed}: {len(frags)} fragments, fast path accepted {share:.1%}")
-    # Measured on the whole corpus: ~99 % (the rest: a few unclosed tags in odd places,
-    # some of them in tables -- all for bleach). It was ~96.5 % before tables and svg.
-    assert share > 0.97
+    # Measured on the whole corpus (seed 1): 100 %. It was ~96.5 % before tables, svg
+    # and formatting elements nested in themselves were modelled.
+    assert share > 0.99
 
 
 # --- generated fragments -------------------------------------------------------------
@@ -404,7 +404,10 @@ _SOUP = st.sampled_from(
      "</h2>", "<h3>", "</h3>", "<div>", "</div>", "<pre>", "</pre>", "<blockquote>",
      "</blockquote>", "<figure>", "</figure>", "<section>", "</section>", "<span>", "</span>",
      "<footer/>", "<br>", "<hr>", "<img src=a.png alt=x>", "<!-- c -->", "texte", " ", "\n",
-     "&am", "p;", "&amp;", "&", "&#233;", "x>y"]
+     "&am", "p;", "&amp;", "&", "&#233;", "x>y", "<strong>", "</strong>", "<i>", "</i>",
+     "<script>x</script>", "<textarea>t</textarea>", "<iframe src=/f></iframe>",
+     "<object data=/o>", "</object>", "<embed src=/e>", "<video src=/v.mp4>", "</video>",
+     "<svg><g></g></svg>", "<table>", "</table>", "<tr>", "</tr>", "<td>", "</td>"]
 )  # fmt: skip
 
 
@@ -541,6 +544,43 @@ def test_generated_foreign_content(html: str) -> None:
     assert_same(html, BASE)
 
 
+# Blocks whose inline formatting is left open at the end of the block, as hand-written
+# feed content has it: html5lib closes it there and reopens it before the next text or
+# inline tag, or right inside the next block -- and nests it when it meets its own kind.
+_INLINE = [
+    "mot ", "l'été ", "a &amp; b", "\n", "<b>", "</b>", "<em>", "</em>", "<strong>",
+    "</strong>", "<i>", "</i>", "<code>", "</code>", "<a href=/x>", "</a>", "<br>",
+    "<img src=a.png>", "<span>", "</span>", "<!-- c -->", "<script>x</script>",
+    "<style>s</style>", "<iframe src=/f></iframe>", "<embed src=/e>", "<svg></svg>",
+    "<video src=/v.mp4>v</video>", "<textarea>t</textarea>", "<abbr>", "</abbr>",
+]  # fmt: skip
+_BLOCKS = [("<p>", "</p>"), ("<li>", "</li>"), ("<h2>", "</h2>"), ("<div>", "</div>"),
+           ("<blockquote>", "</blockquote>"), ("<figcaption>", "</figcaption>"),
+           ("<td>", "</td>")]  # fmt: skip
+
+
+def _sloppy_inline(rnd: random.Random) -> str:
+    out = []
+    for _ in range(rnd.randint(1, 4)):
+        start, end = rnd.choice(_BLOCKS)
+        inline = "".join(rnd.choice(_INLINE) for _ in range(rnd.randint(0, 6)))
+        if start == "<li>":
+            start, end = "<ul><li>", "</li></ul>"
+        elif start == "<td>":
+            start, end = "<table><tr><td>", "</td></tr></table>"
+        out.append(start + inline + end + rnd.choice(["", "", "\n", " ", "x", "<b>y</b>"]))
+    return "".join(out)
+
+
+SLOPPY_INLINE = st.randoms(use_true_random=True).map(_sloppy_inline)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SLOPPY_INLINE)
+def test_generated_unclosed_formatting(html: str) -> None:
+    assert_same(html, BASE)
+
+
 # Entities cut by comments (which split text nodes) or by stripped tags (which do not),
 # stripped block-level tags before and after the first tag.
 _CUT = st.tuples(
@@ -658,6 +698,19 @@ ACCEPTED_TABLES = [
     "<table><tr><td>x",  # open at the end: the serializer closes them
     "<table><caption><table><tr><td>x</td></tr></table></caption></table>",
 ]
+# Formatting elements nested in themselves, or waiting to be reopened (html5lib's list
+# of active formatting elements) before an element dropped with its content.
+ACCEPTED_FORMATTING = [
+    "<b>a <b>b</b> c</b>",
+    "<em><em><em>x</em></em></em>",  # three alike: Noah's ark not reached
+    "<p>A <strong>B</p>\n<p>C <strong>D</strong> E</p>",  # reopened, then nested
+    "<p>A <em>B</p><p>C <em>D</em> E</p>F",  # reopened by the <em> itself
+    "<b><i><b>x</i>y</b>z</b>",
+    "<p><b>a</p><script>x</script>y",  # "text" mode elements reopen nothing
+    "<p><b>a</p><iframe src=/f></iframe>y<style>s</style>",
+    "<p><b>a</p><object data=/o><p>x</p></object>y",  # these do reopen first
+    "<p><b>a</p><embed src=/e>y<video src=/v.mp4>x</video><button>x</button>",
+]
 # svg and math, dropped whole: nothing in them leaves foreign content.
 ACCEPTED_FOREIGN = [
     '<svg onload="alert(1)"><circle r="4"/></svg>',
@@ -676,11 +729,14 @@ DECLINED = [
     "<li>outside a list</li>",
     "<dd>outside a list</dd>",
     "<a href=x>a <a href=y>b</a></a>",  # <a> in <a>
-    "<b><b>x</b></b>",  # Noah's ark
+    "<b><b><b><b>x</b></b></b></b>",  # Noah's ark: the oldest of four leaves the list
+    "<em>a<p><em>b</p></em>c",  # </em> for the one waiting to be reopened: ignored
+    "<a href=x><p><a href=y>b</a></p></a>",  # <a> in <a>, even across a block
     "<h2><h3>x</h3></h2>",
     "<div><b><p><em>x</p></div>y",  # closes more while one waits to reopen
     "<p><a href=x>a</p><a href=y>b</a>",  # <a> looks for the older one first
-    "<p><b>a</p><script></script>",
+    "<p><b>a</p><textarea>x</textarea>",  # its text would reopen <b> inside it
+    "<p><b>a</p><source src=v.mp4>b",
     "<p>x</em></p>",  # stray end tag
     "</p>stray",
     "<ruby>a<rt>b</rt></ruby>",
@@ -765,7 +821,9 @@ DECLINED_FOREIGN = [
 ]
 
 
-@pytest.mark.parametrize("html", ACCEPTED + ACCEPTED_TABLES + ACCEPTED_FOREIGN)
+@pytest.mark.parametrize(
+    "html", ACCEPTED + ACCEPTED_TABLES + ACCEPTED_FOREIGN + ACCEPTED_FORMATTING
+)
 def test_accepted(html: str) -> None:
     assert assert_same(html, BASE)
 
