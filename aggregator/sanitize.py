@@ -351,7 +351,11 @@ def sanitize_html(html_text: str, base_url: str, *, fast: bool | None = None) ->
         return ""
     html_text = _BAD_CHARS.sub("", html_text)
     if "<" not in html_text and "&" not in html_text:
-        return html_text.replace(">", "&gt;").strip()  # what the serializer would do
+        # What bleach would write: html5lib's input stream turns CR and CRLF into LF
+        # first, then the serializer escapes ">".
+        if "\r" in html_text:
+            html_text = html_text.replace("\r\n", "\n").replace("\r", "\n")
+        return html_text.replace(">", "&gt;").strip()
     sanitizer = getattr(_local, "sanitizer", None)
     if sanitizer is None:
         sanitizer = _local.sanitizer = _Sanitizer()

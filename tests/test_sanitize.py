@@ -495,3 +495,12 @@ def test_the_uri_check_shortcut_changes_no_answer_of_bleach(url, protocols):
     assert ours.sanitize_uri_value(url, protocols) == BleachSanitizerFilter.sanitize_uri_value(
         ours, url, protocols
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "é", " ", "\r", "\n", "\r\n", ">", "\t", "0"])).map("".join))
+def test_text_without_markup_is_what_bleach_writes(text: str) -> None:
+    """sanitize_html answers at once for text with no "<" and no "&": the same as
+    bleach, line endings included (html5lib reads CR and CRLF as LF)."""
+    bleach_said = sanitize._Sanitizer().clean(text, "").strip()
+    assert sanitize.sanitize_html(text, "") == bleach_said
