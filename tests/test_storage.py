@@ -778,7 +778,10 @@ def test_concurrent_writer_and_readers_never_see_locked(storage):
     for t in threads:
         t.join(timeout=30)
     assert not failures, failures
-    assert stats[A] > 5 and stats[C] > 5 and stats["reads"] > 5
+    # Both writers got through (SQLite's busy handler promises no fairness: a writer
+    # that commits back to back may take the lock again first, more so since commits
+    # no longer checkpoint every 4 MB), and the readers were never held up.
+    assert stats[A] > 0 and stats[C] > 0 and stats["reads"] > 5
     assert storage.feed(A).entry_count == stats[A] * 10
     assert storage.feed(C).entry_count == stats[C] * 10
 
