@@ -332,21 +332,12 @@ class FastSanitizer:
                     if name == "script" and "<!--" in html[pos : raw_end.start()]:
                         return None  # script data's escaped states: for html5lib
                     pos = raw_end.start() + len(name) + 3
-                    if not dropping and name in _MEDIA:
-                        url = self.media_url(values, base_url)
-                        if url:
-                            link = self._link(url, base_url)
-                            if link is None:
-                                return None
-                            out.append(link)
+                    media_here = not dropping and name in _MEDIA
+                    if media_here and not self._media_link(values, base_url, out):
+                        return None
                 elif name == _EMBED:
-                    if not dropping:
-                        url = self.media_url(values, base_url)
-                        if url:
-                            link = self._link(url, base_url)
-                            if link is None:
-                                return None
-                            out.append(link)
+                    if not dropping and not self._media_link(values, base_url, out):
+                        return None
                 elif name == "source":
                     if dropping and sources and not media:
                         media = self.media_url(values, base_url)
@@ -425,6 +416,17 @@ class FastSanitizer:
     def _start_tag(self, name: str, attrs: dict[str, str]) -> str:
         attr_value = self.attr_value
         return "<" + name + "".join(f" {k}={attr_value(v)}" for k, v in attrs.items()) + ">"
+
+    def _media_link(self, attrs: dict[str, str], base_url: str, out: list[str]) -> bool:
+        """Write the link that replaces a media element with ``attrs``, if it has a
+        usable URL; False when bleach must decide."""
+        url = self.media_url(attrs, base_url)
+        if url:
+            link = self._link(url, base_url)
+            if link is None:
+                return False
+            out.append(link)
+        return True
 
     def _link(self, url: str, base_url: str) -> str | None:
         """The link that replaces a media element (sanitize's _ReadingFilter._media_link)."""
