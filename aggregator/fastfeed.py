@@ -33,6 +33,7 @@ import io
 import logging
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -374,6 +375,16 @@ class _Reader:
         for child in el:
             self.visit(child, depth + 1, base)
 
+    def parts(
+        self, el: ET.Element, depth: int, base: str, allowed: Collection[str], what: str
+    ) -> None:
+        """``children``, for an element whose children must all be among ``allowed``
+        (feedparser names); anything else: decline, naming ``what``."""
+        for child in el:
+            if self.name(child.tag)[0] not in allowed:
+                raise _Decline(f"{what} child")
+            self.visit(child, depth + 1, base)
+
     # --- structure ---------------------------------------------------------------------
 
     def h_rss(self, el: ET.Element, attrs: dict[str, str], depth: int, base: str) -> None:
@@ -421,10 +432,7 @@ class _Reader:
         self.feed.setdefault("image", {})
         self.inimage = True
         self.title_depth = -1
-        for child in el:
-            if self.name(child.tag)[0] not in _IMAGE_PARTS:
-                raise _Decline("image child")
-            self.visit(child, depth + 1, base)
+        self.parts(el, depth, base, _IMAGE_PARTS, "image")
         self.inimage = False
 
     def h_size(self, el: ET.Element, attrs: dict[str, str], depth: int, base: str) -> None:
@@ -644,10 +652,7 @@ class _Reader:
         if len(el):
             if (el.text or "").strip() or any((c.tail or "").strip() for c in el):
                 raise _Decline("author with text and elements")
-            for child in el:
-                if self.name(child.tag)[0] not in _AUTHOR_PARTS:
-                    raise _Decline("author child")
-                self.visit(child, depth + 1, base)
+            self.parts(el, depth, base, _AUTHOR_PARTS, "author")
             output = ""
         else:
             output = _repair((el.text or "").strip())
@@ -659,10 +664,7 @@ class _Reader:
         if self.inauthor:
             raise _Decline("owner in author")
         self.inpublisher = True
-        for child in el:
-            if self.name(child.tag)[0] not in ("itunes_name", "itunes_email", "name", "email"):
-                raise _Decline("owner child")
-            self.visit(child, depth + 1, base)
+        self.parts(el, depth, base, ("itunes_name", "itunes_email", "name", "email"), "owner")
         self.inpublisher = False
 
     def h_person_part(self, el: ET.Element, attrs: dict[str, str], depth: int, base: str) -> None:
@@ -679,10 +681,7 @@ class _Reader:
         if self.inauthor or self.inpublisher or self.incontributor:
             raise _Decline("nested people")
         self.incontributor = True
-        for child in el:
-            if self.name(child.tag)[0] not in _AUTHOR_PARTS:
-                raise _Decline("contributor child")
-            self.visit(child, depth + 1, base)
+        self.parts(el, depth, base, _AUTHOR_PARTS, "contributor")
         self.incontributor = False
 
     def h_source(self, el: ET.Element, attrs: dict[str, str], depth: int, base: str) -> None:
@@ -736,10 +735,7 @@ class _Reader:
     def h_itunes_category(
         self, el: ET.Element, attrs: dict[str, str], depth: int, base: str
     ) -> None:
-        for child in el:
-            if self.name(child.tag)[0] != "itunes_category":
-                raise _Decline("itunes:category child")
-            self.visit(child, depth + 1, base)
+        self.parts(el, depth, base, ("itunes_category",), "itunes:category")
 
 
 _DATES = {
